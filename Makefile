@@ -1,0 +1,102 @@
+# g1relay build: one binary, unit tests (sanitized), end-to-end tests, fuzz, bench.
+#
+#   make            build ./g1relay (optimised)
+#   make run        bootstrap, build, run with ./g1relay.conf (or defaults) and ./data
+#   make test       bootstrap, build, unit tests under ASan+UBSan, then e2e tests
+#   make check      unit tests under ASan+UBSan only
+#   make fuzz       libFuzzer target for the message parser (FUZZ_SECONDS=600)
+#   make bench      benchmarks (writes figures to stdout; see docs/BENCHMARKS.md)
+#
+# Sources are found by wildcard: every .c under relay/ plugins/ settlement/ ipfs/
+# goes into libg1relay.a except relay/main.c; each tests/unit/test_*.c is one
+# test program linked against that library.
+
+CC      ?= cc
+CSTD    := -std=c17 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
+OPT     ?= -O2 -g
+INCS    := -I. -Irelay -Iplugins -Isettlement -Iipfs
+LIBS    := -lwebsockets -lsecp256k1 -lsodium -llmdb -lcjson -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRC_DIRS := relay plugins settlement ipfs
+LIB_SRCS := $(filter-out relay/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+HDRS     := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+BUILD    := build
+OBJS     := $(LIB_SRCS:%.c=$(BUILD)/opt/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/unit/%)
+
+.PHONY: all run test check e2e fuzz bench bootstrap clean tools
+
+all: g1relay tools
+
+$(BUILD)/opt/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCS) -c $< -o $@
+
+$(BUILD)/libg1relay.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libg1relay-san.a: $(SAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+g1relay: relay/main.c $(BUILD)/libg1relay.a $(HDRS)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) relay/main.c $(BUILD)/libg1relay.a $(LIBS) -o $@
+
+# The same binary built with sanitizers, used by the e2e tests when SAN=1.
+g1relay-san: relay/main.c $(BUILD)/libg1relay-san.a $(HDRS)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCS) relay/main.c $(BUILD)/libg1relay-san.a $(LIBS) -o $@
+
+$(BUILD)/san/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libg1relay-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCS) -Itests/unit $< $(BUILD)/libg1relay-san.a $(LIBS) -o $@
+
+# Helper programs for tests and benchmarks (load generator etc.).
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+tools: $(TOOL_BINS)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libg1relay.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) $< $(BUILD)/libg1relay.a $(LIBS) -o $@
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+check: $(UNIT_BINS)
+	@scripts/run-unit-tests.sh $(UNIT_BINS)
+
+e2e: g1relay tools
+	@scripts/run-e2e-tests.sh
+
+run: bootstrap
+	@$(MAKE) --no-print-directory g1relay
+	./g1relay run $(if $(wildcard g1relay.conf),--config g1relay.conf) --data ./data
+
+test: bootstrap
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory e2e
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) tests/fuzz/fuzz_message.c $(LIB_SRCS) $(LIBS) -o $(BUILD)/fuzz/fuzz_message
+	@mkdir -p $(BUILD)/fuzz/corpus
+	cp -n tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/ 2>/dev/null || true
+	$(BUILD)/fuzz/fuzz_message -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus
+
+bench: bootstrap
+	@$(MAKE) --no-print-directory all
+	@scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD) g1relay g1relay-san

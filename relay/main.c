@@ -1,0 +1,38 @@
+/* g1relay: entry point. Dispatches to subcommands; `g1relay --help` lists them. */
+#include "cli.h"
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+/* Keep in the order a newcomer reads them. Each owner adds its line here. */
+static const command commands[] = {
+    {"config", "print the configuration keys with their defaults, or the effective configuration", cmd_config},
+};
+
+static void print_usage(FILE *out) {
+    fprintf(out, "usage: g1relay COMMAND [OPTIONS]\n\n"
+                 "A Nostr relay for G1 stations: LMDB storage, filter plugins, G1 settlement.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`g1relay COMMAND --help` describes a command and its options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { print_usage(stderr); return 2; }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) { printf("g1relay 0.1.0\n"); return 0; }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "g1relay: unknown command '%s'\n\n", argv[1]);
+    print_usage(stderr);
+    return 2;
+}
