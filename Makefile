@@ -10,6 +10,7 @@
 # Sources are found by wildcard: every .c under relay/ plugins/ settlement/ ipfs/
 # goes into libg1relay.a except relay/main.c; each tests/unit/test_*.c is one
 # test program linked against that library.
+# BUILD=DIR and BIN=PATH put objects and the binary elsewhere (parallel builds).
 
 CC      ?= cc
 CSTD    := -std=c17 -D_GNU_SOURCE
@@ -24,14 +25,15 @@ LIB_SRCS := $(filter-out relay/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.
 HDRS     := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
-BUILD    := build
+BUILD    ?= build
+BIN      ?= g1relay
 OBJS     := $(LIB_SRCS:%.c=$(BUILD)/opt/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/unit/%)
 
 .PHONY: all run test check e2e fuzz bench bootstrap clean tools
 
-all: g1relay tools
+all: $(BIN) tools
 
 $(BUILD)/opt/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -49,7 +51,7 @@ $(BUILD)/libg1relay-san.a: $(SAN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-g1relay: relay/main.c $(BUILD)/libg1relay.a $(HDRS)
+$(BIN): relay/main.c $(BUILD)/libg1relay.a $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) relay/main.c $(BUILD)/libg1relay.a $(LIBS) -o $@
 
 # The same binary built with sanitizers, used by the e2e tests when SAN=1.
@@ -74,12 +76,12 @@ bootstrap:
 check: $(UNIT_BINS)
 	@scripts/run-unit-tests.sh $(UNIT_BINS)
 
-e2e: g1relay tools
-	@scripts/run-e2e-tests.sh
+e2e: $(BIN) tools
+	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/run-e2e-tests.sh
 
 run: bootstrap
-	@$(MAKE) --no-print-directory g1relay
-	./g1relay run $(if $(wildcard g1relay.conf),--config g1relay.conf) --data ./data
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) run $(if $(wildcard g1relay.conf),--config g1relay.conf) --data ./data
 
 test: bootstrap
 	@$(MAKE) --no-print-directory all
