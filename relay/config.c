@@ -234,8 +234,10 @@ static int parse_value(config_entry *e, const char *text, bool bare_ok, const ch
     } else if (parse_integer(&p, &e->num)) {
         e->type = CONFIG_INT;
         const char *q = skip_space(p);
-        if (bare_ok && *q && *q != '#') { /* e.g. "127.0.0.1" given bare */
-            e->type = CONFIG_STRING; e->str = strdup(text); return 0;
+        if (*q && *q != '#' && q == p) { /* e.g. 127.0.0.1 */
+            if (bare_ok) { e->type = CONFIG_STRING; e->str = strdup(text); return 0; }
+            *why = "strings must be in double quotes";
+            return -1;
         }
     } else if (bare_ok) {
         e->type = CONFIG_STRING;
