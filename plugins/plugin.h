@@ -69,6 +69,11 @@ int plugin_chain_committed(plugin_chain *chain, MDB_txn *txn, const event *ev, u
 /* True if some plugin has a committed hook for this kind (lets the writer skip work). */
 bool plugin_chain_wants_committed(const plugin_chain *chain, uint32_t kind);
 
-/* All plugins compiled in (registry.c). */
+/* Finds a plugin by name: those added by plugin_register first, then the ones
+ * compiled into registry.c's table. */
 const plugin_def *plugin_find(const char *name);
+/* Makes a plugin defined outside registry.c's table findable by name (tests,
+ * embedding); call before plugin_chain_new. def must stay valid. Returns -1 when
+ * the table of extra plugins (16) is full. */
+int plugin_register(const plugin_def *def);
 #endif
