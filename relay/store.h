@@ -45,7 +45,10 @@ typedef enum {
  * NIP-09 deletion by kind 5 (same author only, `e` ids and `a` addresses up to
  * the deletion's created_at; the kind 5 itself is stored), and refuses events
  * deleted earlier. levid_out receives the event's serial number when added.
- * msg receives a short human reason for every result except STORE_ADDED. */
+ * msg receives a short reason for every result except STORE_ADDED, already
+ * prefixed for an OK message ("duplicate: ...", "blocked: ...", "invalid: ...",
+ * "error: ..."). On STORE_ERROR the transaction may hold partial changes: abort
+ * it (or the nested transaction around this call). */
 store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *levid_out,
                           char *msg, size_t msglen);
 
@@ -55,7 +58,7 @@ int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max);
 
 /* ---- reads ---- */
 
-/* Looks up an event by id. On success *json/*len point into the transaction's
+/* Looks up an event by id. On success *json and *len point into the transaction's
  * memory (valid until txn ends). Returns 0, MDB_NOTFOUND, or an LMDB error. */
 int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **json, size_t *len);
 
@@ -67,8 +70,8 @@ typedef enum { STORE_QUERY_DONE, STORE_QUERY_MORE, STORE_QUERY_ERROR } store_que
 typedef struct store_query store_query;
 
 /* Prepares a query for filters OR'ed together (they are borrowed and must outlive
- * the query). Each filter yields its matches newest first (created_at, then id
- * descending), at most its limit (default_limit if it has none, clamped to
+ * the query). Each filter yields its matches newest first (created_at descending;
+ * on equal created_at the most recently stored first), at most its limit (default_limit if it has none, clamped to
  * max_limit; max_limit 0 = no clamp, default_limit 0 = unlimited). An event
  * matched by several filters is emitted once. Expired events are skipped. */
 store_query *store_query_new(store *s, const filter *filters, uint32_t filter_count,
@@ -94,6 +97,14 @@ typedef struct {
     uint32_t db_count;
 } store_stats;
 int store_get_stats(store *s, store_stats *out);
+
+/* Calls emit for every stored event with since <= created_at <= until, oldest
+ * first (ties in storage order), in one read transaction. Returns 0 or an LMDB
+ * error. Used by `g1relay export`. */
+int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, void *ctx);
+
+/* Calls fn once per kind present, in kind order, with its number of stored events. */
+int store_count_kinds(store *s, void (*fn)(void *ctx, uint32_t kind, uint64_t count), void *ctx);
 
 /* Copies the environment, compacted, into dir (mdb_env_copy2 with MDB_CP_COMPACT). */
 int store_compact_copy(store *s, const char *dir, char *err, size_t errlen);

@@ -1,0 +1,656 @@
+/* The event store: LMDB environment, record format, indexes, and every write
+ * (insert, replacement, NIP-09 deletion, NIP-40 expiry). Queries live in
+ * relay/query.c.
+ *
+ * ==== On-disk layout (format version 1) ====
+ *
+ * One LMDB environment (data.mdb) in data_dir. All g1relay databases are named
+ * "g1relay.*"; plugins may add their own named databases next to them.
+ *
+ * Every stored event gets a serial number, the levid: a u64 that only grows
+ * (never reused, even after the newest event is deleted: the next value is kept
+ * in g1relay.meta when events are removed). Indexes point to events by levid, so
+ * index entries are small and fixed-size, and the JSON is stored exactly once.
+ *
+ *   g1relay.events   levid (native u64, MDB_INTEGERKEY) -> record
+ *                    record = header (88 bytes) ‖ json
+ *                    header = id[32] ‖ pubkey[32] ‖ created_at i64 ‖ expiration i64
+ *                             ‖ kind u32 ‖ flags u32 (host byte order, read with memcpy)
+ *                    json   = the event exactly as signed and served (event.json)
+ *   g1relay.id       id[32] -> levid
+ *
+ * Time-ordered indexes. Each key ends with ts8 ‖ levid8 (big-endian; ts has its
+ * sign bit flipped so the byte order is the numeric order), values are empty.
+ * All entries for one "prefix" are contiguous and sorted by (created_at, levid),
+ * so a query positions a cursor at prefix ‖ until ‖ FFFF.. and walks backwards:
+ * newest first, ties newest-stored first. A scan interrupted between two time
+ * slices keeps only the key of its next candidate and re-seeks to it in a new
+ * read transaction (nothing is pinned between slices).
+ *
+ *   g1relay.ts           ts ‖ levid
+ *   g1relay.pubkey       pubkey[32] ‖ ts ‖ levid
+ *   g1relay.kind         kind be32 ‖ ts ‖ levid
+ *   g1relay.pubkey_kind  pubkey[32] ‖ kind be32 ‖ ts ‖ levid
+ *   g1relay.tag          letter ‖ code ‖ value ‖ ts ‖ levid, for every tag whose
+ *                        name is one ASCII letter and that has a value; code is
+ *                        the raw value's length (<= 48 bytes), 0xFE for 64-char
+ *                        lower-case hex values (stored as their 32 bytes: e, p),
+ *                        or 0xFF for longer values stored as a 16-byte BLAKE2b
+ *                        (a query on such a value re-checks the event's tags).
+ *   g1relay.expiry       expiration ‖ levid (NIP-40 events only)
+ *
+ * Replaceable and addressable events and deletions, keyed by address:
+ *   address = pubkey[32] ‖ kind be32 ‖ 0x00 ‖ d (d <= 200 bytes; "" for
+ *             replaceable kinds) or pubkey ‖ kind ‖ 0x01 ‖ BLAKE2b-256(d)
+ *   g1relay.repl         address -> levid of the one version kept
+ *   g1relay.del_id       id[32] ‖ deleter pubkey[32] -> ""   (NIP-09 `e` tags)
+ *   g1relay.del_addr     address -> created_at of the latest deletion (`a` tags)
+ * A deletion tombstone refuses only events of the deleter itself: an `e`
+ * tombstone matches (id, the incoming event's own pubkey), an `a` tombstone's
+ * address contains the author. Kind 5 events are never deleted nor refused.
+ *
+ *   g1relay.meta         "version" -> u32 1, "next_levid" -> u64
+ *
+ * Cost of one event: 6 index entries of 24..60 byte keys plus one per indexed
+ * tag; the JSON is stored once. Writes happen in the writer's transaction, which
+ * groups many events per commit; syncs stay on, so a commit is durable.
+ */
+#include "store.h"
+#include "store_internal.h"
+#include "hex.h"
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define STORE_FORMAT_VERSION 1u
+
+const char *const store_db_names[DB_COUNT] = {
+    "g1relay.events", "g1relay.id", "g1relay.ts", "g1relay.pubkey", "g1relay.kind",
+    "g1relay.pubkey_kind", "g1relay.tag", "g1relay.repl", "g1relay.del_id",
+    "g1relay.del_addr", "g1relay.expiry", "g1relay.meta"};
+
+static unsigned db_flags(int i) { return i == DB_EVENTS ? MDB_INTEGERKEY : 0; }
+
+/* ---------------------------------------------------------------- keys */
+
+size_t store_tag_key(uint8_t *out, char letter, const char *value, uint32_t len, bool *hashed) {
+    out[0] = (uint8_t)letter;
+    *hashed = false;
+    if (len == 64 && hex_is_lower(value, 64)) {
+        out[1] = TAG_CODE_HEX;
+        hex_decode(value, 64, out + 2, 32);
+        return 34;
+    }
+    if (len <= TAG_RAW_MAX) {
+        out[1] = (uint8_t)len;
+        memcpy(out + 2, value, len);
+        return 2 + len;
+    }
+    out[1] = TAG_CODE_HASH;
+    crypto_generichash(out + 2, 16, (const unsigned char *)value, len, NULL, 0);
+    *hashed = true;
+    return 18;
+}
+
+size_t store_addr_key(uint8_t *out, const uint8_t pubkey[32], uint32_t kind, const char *d, uint32_t dlen) {
+    memcpy(out, pubkey, 32);
+    put_be32(out + 32, kind);
+    if (dlen <= ADDR_D_RAW_MAX) {
+        out[36] = 0;
+        memcpy(out + 37, d, dlen);
+        return 37 + dlen;
+    }
+    out[36] = 1;
+    crypto_generichash(out + 37, 32, (const unsigned char *)d, dlen, NULL, 0);
+    return 37 + 32;
+}
+
+static bool tag_is_indexed(const event *ev, uint32_t t) {
+    if (ev->tags[t].count < 2) return false;
+    const event_str *name = event_tag_str(ev, t, 0);
+    if (name->len != 1) return false;
+    char c = name->ptr[0];
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+static int set_err(char *err, size_t errlen, const char *what, int rc) {
+    if (err && errlen) snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    return -1;
+}
+
+int store_open(store **out, const char *dir, uint64_t map_size, bool read_only,
+               char *err, size_t errlen) {
+    *out = NULL;
+    if (sodium_init() < 0) { snprintf(err, errlen, "libsodium init failed"); return -1; }
+    struct stat st;
+    if (read_only) {
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "no database directory %s", dir);
+            return -1;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/data.mdb", dir);
+        if (stat(path, &st) != 0) { snprintf(err, errlen, "no database in %s (data.mdb missing)", dir); return -1; }
+    } else if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (!s) { snprintf(err, errlen, "out of memory"); return -1; }
+    s->read_only = read_only;
+    int rc = mdb_env_create(&s->env);
+    if (rc) { free(s); return set_err(err, errlen, "mdb_env_create", rc); }
+    mdb_env_set_maxdbs(s->env, 64);
+    mdb_env_set_maxreaders(s->env, 1024);
+    if (map_size) mdb_env_set_mapsize(s->env, (size_t)map_size);
+    unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (read_only ? MDB_RDONLY : 0);
+    rc = mdb_env_open(s->env, dir, flags, 0600);
+    if (rc) {
+        set_err(err, errlen, dir, rc);
+        mdb_env_close(s->env);
+        free(s);
+        return -1;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
+    if (rc) { set_err(err, errlen, "mdb_txn_begin", rc); goto fail; }
+    for (int i = 0; i < DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, store_db_names[i], db_flags(i) | (read_only ? 0 : MDB_CREATE), &s->dbi[i]);
+        if (rc) {
+            mdb_txn_abort(txn);
+            if (rc == MDB_NOTFOUND) snprintf(err, errlen, "%s is not a g1relay database (%s missing)", dir, store_db_names[i]);
+            else set_err(err, errlen, store_db_names[i], rc);
+            goto fail;
+        }
+    }
+    MDB_val k = {7, (void *)"version"}, v;
+    rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND && !read_only) {
+        uint32_t ver = STORE_FORMAT_VERSION;
+        v.mv_size = 4;
+        v.mv_data = &ver;
+        rc = mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+    } else if (rc == 0) {
+        uint32_t ver = 0;
+        if (v.mv_size == 4) memcpy(&ver, v.mv_data, 4);
+        if (ver != STORE_FORMAT_VERSION) {
+            mdb_txn_abort(txn);
+            snprintf(err, errlen, "%s: unsupported store format version %u", dir, ver);
+            goto fail;
+        }
+    }
+    if (rc && !(rc == MDB_NOTFOUND && read_only)) { mdb_txn_abort(txn); set_err(err, errlen, "meta", rc); goto fail; }
+    /* next levid: max(meta, last key + 1) */
+    s->next_levid = 1;
+    k.mv_size = 10;
+    k.mv_data = (void *)"next_levid";
+    if (mdb_get(txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 8) memcpy(&s->next_levid, v.mv_data, 8);
+    MDB_cursor *c;
+    if (mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c) == 0) {
+        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0) {
+            uint64_t last;
+            memcpy(&last, k.mv_data, 8);
+            if (last + 1 > s->next_levid) s->next_levid = last + 1;
+        }
+        mdb_cursor_close(c);
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc) { set_err(err, errlen, "commit", rc); goto fail; }
+    *out = s;
+    return 0;
+fail:
+    mdb_env_close(s->env);
+    free(s);
+    return -1;
+}
+
+void store_close(store *s) {
+    if (!s) return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+MDB_env *store_env(store *s) { return s->env; }
+
+int store_open_dbi(store *s, const char *name, unsigned int flags, MDB_dbi *out) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+    if (rc) return rc;
+    rc = mdb_dbi_open(txn, name, flags | (s->read_only ? 0 : MDB_CREATE), out);
+    if (rc) { mdb_txn_abort(txn); return rc; }
+    return mdb_txn_commit(txn);
+}
+
+/* ---------------------------------------------------------------- records */
+
+int store_get_record(const store *s, MDB_txn *txn, uint64_t levid, const uint8_t **rec, size_t *len) {
+    MDB_val k = {8, &levid}, v;
+    int rc = mdb_get(txn, s->dbi[DB_EVENTS], &k, &v);
+    if (rc) return rc;
+    if (v.mv_size < REC_HEADER_SIZE) return MDB_CORRUPTED;
+    *rec = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
+
+static int get_levid(const store *s, MDB_txn *txn, const uint8_t id[32], uint64_t *levid) {
+    MDB_val k = {32, (void *)id}, v;
+    int rc = mdb_get(txn, s->dbi[DB_ID], &k, &v);
+    if (rc) return rc;
+    if (v.mv_size != 8) return MDB_CORRUPTED;
+    memcpy(levid, v.mv_data, 8);
+    return 0;
+}
+
+int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **json, size_t *len) {
+    uint64_t levid;
+    int rc = get_levid(s, txn, id, &levid);
+    if (rc) return rc;
+    const uint8_t *rec;
+    size_t rlen;
+    rc = store_get_record(s, txn, levid, &rec, &rlen);
+    if (rc) return rc;
+    *json = (const char *)rec + REC_HEADER_SIZE;
+    *len = rlen - REC_HEADER_SIZE;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- indexes */
+
+static int key_op(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, bool add) {
+    MDB_val k = {klen, (void *)key}, v = {0, NULL};
+    if (add) return mdb_put(txn, dbi, &k, &v, 0);
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Adds or removes every time-ordered index entry of ev. */
+static int index_event(store *s, MDB_txn *txn, const event *ev, uint64_t levid, bool add) {
+    uint8_t key[TAG_KEY_MAX + 16 + 32];
+    uint8_t suffix[16];
+    put_ts(suffix, ev->created_at);
+    put_be64(suffix + 8, levid);
+    int rc;
+    if ((rc = key_op(txn, s->dbi[DB_TS], suffix, 16, add))) return rc;
+    memcpy(key, ev->pubkey, 32);
+    memcpy(key + 32, suffix, 16);
+    if ((rc = key_op(txn, s->dbi[DB_PUBKEY], key, 48, add))) return rc;
+    put_be32(key + 32, ev->kind);
+    memcpy(key + 36, suffix, 16);
+    if ((rc = key_op(txn, s->dbi[DB_PUBKEY_KIND], key, 52, add))) return rc;
+    put_be32(key, ev->kind);
+    memcpy(key + 4, suffix, 16);
+    if ((rc = key_op(txn, s->dbi[DB_KIND], key, 20, add))) return rc;
+    for (uint32_t t = 0; t < ev->tag_count; t++) {
+        if (!tag_is_indexed(ev, t)) continue;
+        const event_str *val = event_tag_str(ev, t, 1);
+        bool hashed;
+        size_t n = store_tag_key(key, event_tag_str(ev, t, 0)->ptr[0], val->ptr, val->len, &hashed);
+        memcpy(key + n, suffix, 16);
+        if ((rc = key_op(txn, s->dbi[DB_TAG], key, n + 16, add))) return rc;
+    }
+    if (ev->expiration) {
+        put_ts(key, ev->expiration);
+        put_be64(key + 8, levid);
+        if ((rc = key_op(txn, s->dbi[DB_EXPIRY], key, 16, add))) return rc;
+    }
+    return 0;
+}
+
+static size_t event_addr_key(uint8_t *out, const event *ev) {
+    event_class cls = event_kind_class(ev->kind);
+    if (cls == EVENT_CLASS_ADDRESSABLE) return store_addr_key(out, ev->pubkey, ev->kind, ev->d_tag.ptr, ev->d_tag.len);
+    return store_addr_key(out, ev->pubkey, ev->kind, "", 0);
+}
+
+static int save_next_levid(store *s, MDB_txn *txn) {
+    MDB_val k = {10, (void *)"next_levid"}, v = {8, &s->next_levid};
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
+/* Removes the stored event levid and all its index entries. */
+static int remove_event(store *s, MDB_txn *txn, uint64_t levid) {
+    const uint8_t *rec;
+    size_t rlen;
+    int rc = store_get_record(s, txn, levid, &rec, &rlen);
+    if (rc) return rc;
+    event ev;
+    if (event_parse_trusted(&ev, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE) != 0)
+        return MDB_CORRUPTED;
+    rc = index_event(s, txn, &ev, levid, false);
+    if (!rc) {
+        event_class cls = event_kind_class(ev.kind);
+        if (cls == EVENT_CLASS_REPLACEABLE || cls == EVENT_CLASS_ADDRESSABLE) {
+            uint8_t akey[ADDR_KEY_MAX];
+            MDB_val k = {event_addr_key(akey, &ev), akey}, v;
+            if (mdb_get(txn, s->dbi[DB_REPL], &k, &v) == 0 && v.mv_size == 8 && memcmp(v.mv_data, &levid, 8) == 0)
+                rc = mdb_del(txn, s->dbi[DB_REPL], &k, NULL);
+        }
+    }
+    if (!rc) {
+        MDB_val k = {32, ev.id};
+        rc = mdb_del(txn, s->dbi[DB_ID], &k, NULL);
+        if (rc == MDB_NOTFOUND) rc = 0;
+    }
+    event_free(&ev);
+    if (rc) return rc;
+    MDB_val k = {8, &levid};
+    if ((rc = mdb_del(txn, s->dbi[DB_EVENTS], &k, NULL))) return rc;
+    return save_next_levid(s, txn);
+}
+
+/* ---------------------------------------------------------------- NIP-09 */
+
+/* Parses an `a` tag value "kind:pubkey:d" into an address key when the pubkey is
+ * the deleter's and the kind replaceable or addressable; returns its length or 0. */
+static size_t a_tag_addr(uint8_t *out, const event_str *val, const uint8_t deleter[32]) {
+    const char *p = val->ptr, *end = val->ptr + val->len;
+    const char *c1 = memchr(p, ':', (size_t)(end - p));
+    if (!c1 || c1 == p || c1 - p > 5) return 0;
+    uint32_t kind = 0;
+    for (const char *q = p; q < c1; q++) {
+        if (*q < '0' || *q > '9') return 0;
+        kind = kind * 10 + (uint32_t)(*q - '0');
+    }
+    if (kind > 65535) return 0;
+    event_class cls = event_kind_class(kind);
+    if (cls != EVENT_CLASS_REPLACEABLE && cls != EVENT_CLASS_ADDRESSABLE) return 0;
+    const char *pk = c1 + 1;
+    if (end - pk < 64) return 0;
+    uint8_t pub[32];
+    if (!hex_decode(pk, 64, pub, 32) || memcmp(pub, deleter, 32) != 0) return 0;
+    const char *d = pk + 64;
+    uint32_t dlen = 0;
+    if (d < end) {
+        if (*d != ':') return 0;
+        d++;
+        dlen = (uint32_t)(end - d);
+    }
+    if (cls == EVENT_CLASS_REPLACEABLE) dlen = 0;
+    return store_addr_key(out, pub, kind, d, dlen);
+}
+
+static int apply_deletion(store *s, MDB_txn *txn, const event *del) {
+    int rc;
+    for (uint32_t t = 0; t < del->tag_count; t++) {
+        if (del->tags[t].count < 2) continue;
+        const event_str *name = event_tag_str(del, t, 0), *val = event_tag_str(del, t, 1);
+        if (name->len != 1) continue;
+        if (name->ptr[0] == 'e') {
+            uint8_t key[64];
+            if (val->len != 64 || !hex_decode(val->ptr, 64, key, 32)) continue;
+            memcpy(key + 32, del->pubkey, 32);
+            MDB_val k = {64, key}, v = {0, NULL};
+            if ((rc = mdb_put(txn, s->dbi[DB_DEL_ID], &k, &v, 0))) return rc;
+            uint64_t levid;
+            rc = get_levid(s, txn, key, &levid);
+            if (rc == MDB_NOTFOUND) continue;
+            if (rc) return rc;
+            const uint8_t *rec;
+            size_t rlen;
+            if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) return rc;
+            if (memcmp(rec + REC_PUBKEY, del->pubkey, 32) != 0 || rec_u32(rec, REC_KIND) == 5) continue;
+            if ((rc = remove_event(s, txn, levid))) return rc;
+        } else if (name->ptr[0] == 'a') {
+            uint8_t akey[ADDR_KEY_MAX];
+            size_t alen = a_tag_addr(akey, val, del->pubkey);
+            if (!alen) continue;
+            MDB_val k = {alen, akey}, v;
+            int64_t when = del->created_at;
+            rc = mdb_get(txn, s->dbi[DB_DEL_ADDR], &k, &v);
+            if (rc == 0 && v.mv_size == 8) {
+                int64_t old = get_ts(v.mv_data);
+                if (old > when) when = old;
+            } else if (rc && rc != MDB_NOTFOUND) return rc;
+            uint8_t tsb[8];
+            put_ts(tsb, when);
+            v.mv_size = 8;
+            v.mv_data = tsb;
+            if ((rc = mdb_put(txn, s->dbi[DB_DEL_ADDR], &k, &v, 0))) return rc;
+            rc = mdb_get(txn, s->dbi[DB_REPL], &k, &v);
+            if (rc == MDB_NOTFOUND) continue;
+            if (rc) return rc;
+            uint64_t levid;
+            memcpy(&levid, v.mv_data, 8);
+            const uint8_t *rec;
+            size_t rlen;
+            if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) return rc;
+            if (rec_i64(rec, REC_CREATED_AT) > del->created_at) continue;
+            if ((rc = remove_event(s, txn, levid))) return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- insert */
+
+static store_result fail(char *msg, size_t msglen, int rc, const char *what) {
+    if (msg && msglen) snprintf(msg, msglen, "error: store %s: %s", what, mdb_strerror(rc));
+    return STORE_ERROR;
+}
+
+static store_result refuse(store_result r, char *msg, size_t msglen, const char *text) {
+    if (msg && msglen) snprintf(msg, msglen, "%s", text);
+    return r;
+}
+
+store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *levid_out,
+                          char *msg, size_t msglen) {
+    if (msg && msglen) msg[0] = 0;
+    if (s->read_only) return refuse(STORE_ERROR, msg, msglen, "error: store is read-only");
+    event_class cls = event_kind_class(ev->kind);
+    if (cls == EVENT_CLASS_EPHEMERAL) return refuse(STORE_EPHEMERAL, msg, msglen, "ephemeral event: not stored");
+    if (ev->expiration && ev->expiration <= (int64_t)time(NULL))
+        return refuse(STORE_EXPIRED, msg, msglen, "invalid: event has expired");
+    uint64_t levid;
+    int rc = get_levid(s, txn, ev->id, &levid);
+    if (rc == 0) return refuse(STORE_DUPLICATE, msg, msglen, "duplicate: already have this event");
+    if (rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "id lookup");
+    MDB_val k, v;
+    if (ev->kind != 5) {
+        uint8_t dkey[64];
+        memcpy(dkey, ev->id, 32);
+        memcpy(dkey + 32, ev->pubkey, 32);
+        k.mv_size = 64;
+        k.mv_data = dkey;
+        rc = mdb_get(txn, s->dbi[DB_DEL_ID], &k, &v);
+        if (rc == 0) return refuse(STORE_DELETED, msg, msglen, "blocked: this event was deleted by its author");
+        if (rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "deletion lookup");
+    }
+    uint8_t akey[ADDR_KEY_MAX];
+    size_t alen = 0;
+    if (cls == EVENT_CLASS_REPLACEABLE || cls == EVENT_CLASS_ADDRESSABLE) {
+        alen = event_addr_key(akey, ev);
+        k.mv_size = alen;
+        k.mv_data = akey;
+        rc = mdb_get(txn, s->dbi[DB_DEL_ADDR], &k, &v);
+        if (rc == 0 && v.mv_size == 8 && get_ts(v.mv_data) >= ev->created_at)
+            return refuse(STORE_DELETED, msg, msglen, "blocked: this address was deleted by its author");
+        if (rc && rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "deletion lookup");
+        rc = mdb_get(txn, s->dbi[DB_REPL], &k, &v);
+        if (rc == 0 && v.mv_size == 8) {
+            uint64_t old;
+            memcpy(&old, v.mv_data, 8);
+            const uint8_t *rec;
+            size_t rlen;
+            if ((rc = store_get_record(s, txn, old, &rec, &rlen))) return fail(msg, msglen, rc, "replaceable lookup");
+            int64_t old_ts = rec_i64(rec, REC_CREATED_AT);
+            if (old_ts > ev->created_at || (old_ts == ev->created_at && memcmp(rec + REC_ID, ev->id, 32) < 0))
+                return refuse(STORE_REPLACED, msg, msglen, "duplicate: a newer version of this event is stored");
+            if ((rc = remove_event(s, txn, old))) return fail(msg, msglen, rc, "replace");
+        } else if (rc && rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "replaceable lookup");
+    }
+    levid = s->next_levid++;
+    /* record */
+    k.mv_size = 8;
+    k.mv_data = &levid;
+    v.mv_size = REC_HEADER_SIZE + ev->json_len;
+    if ((rc = mdb_put(txn, s->dbi[DB_EVENTS], &k, &v, MDB_RESERVE | MDB_APPEND)))
+        return fail(msg, msglen, rc, "write");
+    uint8_t *rec = v.mv_data;
+    memcpy(rec + REC_ID, ev->id, 32);
+    memcpy(rec + REC_PUBKEY, ev->pubkey, 32);
+    memcpy(rec + REC_CREATED_AT, &ev->created_at, 8);
+    memcpy(rec + REC_EXPIRATION, &ev->expiration, 8);
+    memcpy(rec + REC_KIND, &ev->kind, 4);
+    uint32_t flags = 0;
+    memcpy(rec + REC_FLAGS, &flags, 4);
+    memcpy(rec + REC_HEADER_SIZE, ev->json, ev->json_len);
+    k.mv_size = 32;
+    k.mv_data = (void *)ev->id;
+    v.mv_size = 8;
+    v.mv_data = &levid;
+    if ((rc = mdb_put(txn, s->dbi[DB_ID], &k, &v, MDB_NOOVERWRITE))) return fail(msg, msglen, rc, "write id");
+    if ((rc = index_event(s, txn, ev, levid, true))) return fail(msg, msglen, rc, "write index");
+    if (alen) {
+        k.mv_size = alen;
+        k.mv_data = akey;
+        v.mv_size = 8;
+        v.mv_data = &levid;
+        if ((rc = mdb_put(txn, s->dbi[DB_REPL], &k, &v, 0))) return fail(msg, msglen, rc, "write address");
+    }
+    if (ev->kind == 5 && (rc = apply_deletion(s, txn, ev))) return fail(msg, msglen, rc, "deletion");
+    if (levid_out) *levid_out = levid;
+    return STORE_ADDED;
+}
+
+int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max) {
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_EXPIRY], &c);
+    if (rc) return -1;
+    int removed = 0;
+    while (removed < max) {
+        MDB_val k, v;
+        rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND) break;
+        if (rc || k.mv_size != 16) { removed = -1; break; }
+        if (get_ts(k.mv_data) > now) break;
+        uint64_t levid = get_be64((const uint8_t *)k.mv_data + 8);
+        rc = remove_event(s, txn, levid);
+        if (rc == MDB_NOTFOUND) rc = mdb_cursor_del(c, 0); /* dangling entry */
+        if (rc) { removed = -1; break; }
+        removed++;
+    }
+    mdb_cursor_close(c);
+    return removed;
+}
+
+/* ---------------------------------------------------------------- tools */
+
+int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, void *ctx) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_TS], &c))) { mdb_txn_abort(txn); return rc; }
+    uint8_t start[16];
+    put_ts(start, since);
+    memset(start + 8, 0, 8);
+    MDB_val k = {16, start}, v;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 16) { rc = MDB_CORRUPTED; break; }
+        if (get_ts(k.mv_data) > until) break;
+        uint64_t levid = get_be64((const uint8_t *)k.mv_data + 8);
+        const uint8_t *rec;
+        size_t rlen;
+        if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) break;
+        if (emit(ctx, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE, levid)) break;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_count_kinds(store *s, void (*fn)(void *ctx, uint32_t kind, uint64_t count), void *ctx) {
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_KIND], &c))) { mdb_txn_abort(txn); return rc; }
+    MDB_val k, v;
+    uint32_t cur = 0;
+    uint64_t n = 0;
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 20) { rc = MDB_CORRUPTED; break; }
+        const uint8_t *p = k.mv_data;
+        uint32_t kind = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        if (n && kind != cur) { fn(ctx, cur, n); n = 0; }
+        cur = kind;
+        n++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) { rc = 0; if (n) fn(ctx, cur, n); }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_get_stats(store *s, store_stats *out) {
+    memset(out, 0, sizeof *out);
+    MDB_envinfo info;
+    MDB_stat est;
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &est);
+    out->map_size = info.me_mapsize;
+    out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * est.ms_psize;
+    const char *path = NULL;
+    mdb_env_get_path(s->env, &path);
+    char file[4096];
+    struct stat st;
+    snprintf(file, sizeof file, "%s/data.mdb", path ? path : ".");
+    if (stat(file, &st) == 0) out->file_bytes = (uint64_t)st.st_size;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc) return rc;
+    for (int i = 0; i < DB_COUNT && i < 16; i++) {
+        MDB_stat ms;
+        if ((rc = mdb_stat(txn, s->dbi[i], &ms))) break;
+        out->dbs[i].name = store_db_names[i];
+        out->dbs[i].entries = ms.ms_entries;
+        out->dbs[i].bytes = (uint64_t)(ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) * ms.ms_psize;
+        out->db_count = (uint32_t)i + 1;
+        if (i == DB_EVENTS) out->events = ms.ms_entries;
+    }
+    if (!rc) {
+        MDB_cursor *c;
+        if ((rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c)) == 0) {
+            MDB_val k, v;
+            int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+            while (r == 0) {
+                out->json_bytes += v.mv_size >= REC_HEADER_SIZE ? v.mv_size - REC_HEADER_SIZE : 0;
+                r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            }
+            if (r != MDB_NOTFOUND) rc = r;
+            mdb_cursor_close(c);
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int store_compact_copy(store *s, const char *dir, char *err, size_t errlen) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) == 0) {
+        snprintf(err, errlen, "%s already holds a database (data.mdb): refusing to overwrite", dir);
+        return -1;
+    }
+    int rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    if (rc) return set_err(err, errlen, "compact copy", rc);
+    return 0;
+}

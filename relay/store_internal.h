@@ -1,0 +1,83 @@
+/* Internals shared by the event store (relay/store.c) and its query engine
+ * (relay/query.c): the store structure, the record header and the index key
+ * encoders. Not for other modules: use relay/store.h. The layout itself is
+ * documented at the top of relay/store.c. */
+#ifndef G1_STORE_INTERNAL_H
+#define G1_STORE_INTERNAL_H
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include "event.h"
+
+enum {
+    DB_EVENTS = 0,  /* levid (u64, MDB_INTEGERKEY) -> header ‖ json */
+    DB_ID,          /* id32 -> levid (u64 native) */
+    DB_TS,          /* ts8 ‖ levid8 -> "" */
+    DB_PUBKEY,      /* pubkey32 ‖ ts8 ‖ levid8 -> "" */
+    DB_KIND,        /* kind4 ‖ ts8 ‖ levid8 -> "" */
+    DB_PUBKEY_KIND, /* pubkey32 ‖ kind4 ‖ ts8 ‖ levid8 -> "" */
+    DB_TAG,         /* letter ‖ code ‖ value ‖ ts8 ‖ levid8 -> "" */
+    DB_REPL,        /* address (pubkey32 ‖ kind4 ‖ d) -> levid8 */
+    DB_DEL_ID,      /* id32 ‖ deleter pubkey32 -> "" */
+    DB_DEL_ADDR,    /* address -> ts8 (latest deletion's created_at) */
+    DB_EXPIRY,      /* expiration8 ‖ levid8 -> "" */
+    DB_META,        /* "version" -> u32, "next_levid" -> u64 */
+    DB_COUNT
+};
+
+extern const char *const store_db_names[DB_COUNT];
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    uint64_t next_levid; /* writer thread only */
+    bool read_only;
+};
+
+/* ---- record header, stored in front of the JSON in DB_EVENTS ---- */
+#define REC_ID 0
+#define REC_PUBKEY 32
+#define REC_CREATED_AT 64
+#define REC_EXPIRATION 72
+#define REC_KIND 80
+#define REC_FLAGS 84
+#define REC_HEADER_SIZE 88
+
+static inline int64_t rec_i64(const uint8_t *rec, size_t off) { int64_t v; memcpy(&v, rec + off, 8); return v; }
+static inline uint32_t rec_u32(const uint8_t *rec, size_t off) { uint32_t v; memcpy(&v, rec + off, 4); return v; }
+
+/* ---- key encoding: big-endian so that memcmp order is numeric order ---- */
+static inline void put_be64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; }
+}
+static inline uint64_t get_be64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+    return v;
+}
+static inline void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+/* Timestamps are signed: flip the sign bit so negative values sort first. */
+static inline void put_ts(uint8_t *p, int64_t ts) { put_be64(p, (uint64_t)ts ^ 0x8000000000000000ull); }
+static inline int64_t get_ts(const uint8_t *p) { return (int64_t)(get_be64(p) ^ 0x8000000000000000ull); }
+
+/* Tag index value: letter ‖ code ‖ bytes. code 0..TAG_RAW_MAX: raw value of that
+ * length; TAG_CODE_HEX: 64 lower-case hex digits stored as 32 bytes;
+ * TAG_CODE_HASH: longer values as a 16-byte BLAKE2b hash (matches need a check). */
+#define TAG_RAW_MAX 48
+#define TAG_CODE_HEX 0xFE
+#define TAG_CODE_HASH 0xFF
+#define TAG_KEY_MAX (2 + TAG_RAW_MAX + 16)
+size_t store_tag_key(uint8_t *out, char letter, const char *value, uint32_t len, bool *hashed);
+
+/* Address of a replaceable/addressable event: pubkey ‖ kind ‖ d code ‖ d
+ * (code 0: raw d of at most ADDR_D_RAW_MAX bytes; code 1: 32-byte BLAKE2b of d). */
+#define ADDR_D_RAW_MAX 200
+#define ADDR_KEY_MAX (32 + 4 + 1 + ADDR_D_RAW_MAX)
+size_t store_addr_key(uint8_t *out, const uint8_t pubkey[32], uint32_t kind, const char *d, uint32_t dlen);
+
+/* Reads the record of levid. */
+int store_get_record(const struct store *s, MDB_txn *txn, uint64_t levid, const uint8_t **rec, size_t *len);
+#endif
