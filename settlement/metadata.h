@@ -1,0 +1,94 @@
+/* Runtime metadata reader (frame-metadata V14, V15, V16), as returned by the
+ * node's `state_getMetadata`: raw SCALE bytes or "0x…" hex text.
+ *
+ * It reads the whole structure (the input must be consumed exactly, so a
+ * truncated or corrupted file is refused) and keeps what signing needs: the type
+ * registry, pallet and call indices by name, pallet constants, the ordered list
+ * of signed (transaction) extensions, and the extrinsic address/signature types.
+ * A metadata object is immutable after parsing and may be shared by threads. */
+#ifndef G1_METADATA_H
+#define G1_METADATA_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct metadata metadata;
+
+/* Largest metadata input accepted (bytes of SCALE, or twice that in hex). */
+#define METADATA_MAX_BYTES (16u * 1024 * 1024)
+
+/* Parses raw SCALE ("meta" magic) or hex text ("0x…", surrounding whitespace and
+ * double quotes allowed). Returns NULL with a reason in err. */
+metadata *metadata_parse(const uint8_t *data, size_t len, char *err, size_t errlen);
+metadata *metadata_load_file(const char *path, char *err, size_t errlen);
+void metadata_free(metadata *md);
+
+/* 14, 15 or 16. */
+unsigned metadata_version(const metadata *md);
+
+/* Type registry. Kinds follow scale-info's TypeDef order. */
+typedef enum {
+    MD_COMPOSITE = 0, MD_VARIANT = 1, MD_SEQUENCE = 2, MD_ARRAY = 3, MD_TUPLE = 4,
+    MD_PRIMITIVE = 5, MD_COMPACT = 6, MD_BITSEQUENCE = 7
+} metadata_type_kind;
+/* scale-info primitives */
+enum { MD_PRIM_BOOL = 0, MD_PRIM_CHAR, MD_PRIM_STR, MD_PRIM_U8, MD_PRIM_U16, MD_PRIM_U32, MD_PRIM_U64,
+       MD_PRIM_U128, MD_PRIM_U256, MD_PRIM_I8, MD_PRIM_I16, MD_PRIM_I32, MD_PRIM_I64, MD_PRIM_I128,
+       MD_PRIM_I256 };
+
+typedef struct {
+    metadata_type_kind kind;
+    uint32_t inner;       /* SEQUENCE, ARRAY, COMPACT: element type */
+    uint32_t array_len;   /* ARRAY */
+    uint8_t primitive;    /* PRIMITIVE */
+    size_t field_count;   /* COMPOSITE fields, TUPLE members, VARIANT variants */
+} metadata_type_info;
+
+/* Returns 0 and fills info, or -1 for an unknown type id. */
+int metadata_type(const metadata *md, uint32_t type_id, metadata_type_info *info);
+/* Field i of a COMPOSITE (or member i of a TUPLE): its type id. -1 if out of range. */
+int metadata_type_field(const metadata *md, uint32_t type_id, size_t i, uint32_t *field_type);
+
+/* A variant of a VARIANT type, found by name. */
+typedef struct {
+    uint8_t index;
+    size_t field_count;
+    uint32_t field_types[16]; /* the first 16 field types */
+} metadata_variant;
+/* Returns 0, or -1 if the type is not a variant or has no variant of that name. */
+int metadata_find_variant(const metadata *md, uint32_t type_id, const char *name, metadata_variant *out);
+
+/* A call of a pallet, found by names (e.g. "Balances", "transfer_keep_alive"). */
+typedef struct {
+    uint8_t pallet_index;
+    uint8_t call_index;
+    size_t arg_count;
+    uint32_t arg_types[16];
+} metadata_call;
+/* Returns 0, -1 if the pallet is absent or has no calls, -2 if the call is absent. */
+int metadata_find_call(const metadata *md, const char *pallet, const char *call, metadata_call *out);
+
+/* Raw SCALE value of a pallet constant. Returns 0, or -1 if absent. */
+int metadata_constant(const metadata *md, const char *pallet, const char *name,
+                      const uint8_t **value, size_t *len, uint32_t *type_id);
+/* A constant whose type is an unsigned integer (through single-field wrappers),
+ * as u64. Returns 0, -1 if absent, -2 if not an unsigned integer or above u64. */
+int metadata_constant_uint(const metadata *md, const char *pallet, const char *name, uint64_t *v);
+
+/* The signed extensions of v4 extrinsics, in order (V14/V15 signed_extensions;
+ * V16 transaction_extensions selected by transaction_extensions_by_version[0]). */
+size_t metadata_extension_count(const metadata *md);
+/* Name (NUL-terminated copy owned by md), extra type and additional type of extension i. */
+const char *metadata_extension_name(const metadata *md, size_t i);
+uint32_t metadata_extension_extra_type(const metadata *md, size_t i);
+uint32_t metadata_extension_additional_type(const metadata *md, size_t i);
+
+/* Extrinsic address and signature types (V15/V16 give them; V14 through the
+ * UncheckedExtrinsic type parameters). Returns 0, or -1 if unknown. */
+int metadata_extrinsic_types(const metadata *md, uint32_t *address_type, uint32_t *signature_type);
+/* True if the runtime accepts extrinsic format version v (e.g. 4). */
+bool metadata_supports_extrinsic_version(const metadata *md, uint8_t v);
+
+/* True if a type encodes to zero bytes (empty composite/tuple, or of those). */
+bool metadata_type_is_empty(const metadata *md, uint32_t type_id);
+#endif

@@ -1,0 +1,142 @@
+/* Runtime metadata reader: both shared metadata files (g1 and gdev, V16), the
+ * indices BRIEF §4 gives, constants, the signed-extension list, hex input, and
+ * refusal of truncated or corrupted input. Files come from $G1_SHARED/g1
+ * (default ../shared). */
+#include "unit.h"
+#include "metadata.h"
+#include "hex.h"
+#include <stdint.h>
+
+static uint8_t *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void shared_path(char *out, size_t outlen, const char *file) {
+    const char *dir = getenv("G1_SHARED");
+    snprintf(out, outlen, "%s/g1/%s", dir && *dir ? dir : "../shared", file);
+}
+
+static const char *expected_extensions[] = {
+    "CheckNonZeroSender", "CheckSpecVersion", "CheckTxVersion", "CheckGenesis", "CheckMortality",
+    "CheckNonce", "CheckWeight", "ChargeTransactionPayment", "CheckMetadataHash"};
+
+static void check_common(metadata *md, uint64_t expect_prefix) {
+    CHECK_EQ_INT(metadata_version(md), 16);
+    metadata_call c;
+    CHECK_EQ_INT(metadata_find_call(md, "Balances", "transfer_keep_alive", &c), 0);
+    CHECK_EQ_INT(c.pallet_index, 6);
+    CHECK_EQ_INT(c.call_index, 3);
+    CHECK_EQ_INT(c.arg_count, 2);
+    CHECK_EQ_INT(metadata_find_call(md, "System", "remark_with_event", &c), 0);
+    CHECK_EQ_INT(c.pallet_index, 0);
+    CHECK_EQ_INT(c.call_index, 7);
+    CHECK_EQ_INT(c.arg_count, 1);
+    CHECK_EQ_INT(metadata_find_call(md, "Utility", "batch_all", &c), 0);
+    CHECK_EQ_INT(c.pallet_index, 54);
+    CHECK_EQ_INT(c.call_index, 2);
+    metadata_type_info info;
+    CHECK_EQ_INT(metadata_type(md, c.arg_types[0], &info), 0);
+    CHECK_EQ_INT(info.kind, MD_SEQUENCE);
+    CHECK_EQ_INT(metadata_find_call(md, "Balances", "no_such_call", &c), -2);
+    CHECK_EQ_INT(metadata_find_call(md, "NoSuchPallet", "transfer", &c), -1);
+    uint64_t v = 0;
+    CHECK_EQ_INT(metadata_constant_uint(md, "System", "SS58Prefix", &v), 0);
+    CHECK_EQ_INT(v, expect_prefix);
+    CHECK_EQ_INT(metadata_constant_uint(md, "Balances", "ExistentialDeposit", &v), 0);
+    CHECK(v == 100 || v == 200);
+    CHECK_EQ_INT(metadata_constant_uint(md, "Balances", "NoSuchConstant", &v), -1);
+    CHECK_EQ_INT(metadata_extension_count(md), 9);
+    for (size_t i = 0; i < 9 && i < metadata_extension_count(md); i++)
+        CHECK_EQ_STR(metadata_extension_name(md, i), expected_extensions[i]);
+    CHECK(metadata_type_is_empty(md, metadata_extension_extra_type(md, 0)));
+    CHECK(!metadata_type_is_empty(md, metadata_extension_additional_type(md, 1)));
+    uint32_t at, st;
+    CHECK_EQ_INT(metadata_extrinsic_types(md, &at, &st), 0);
+    metadata_variant var;
+    CHECK_EQ_INT(metadata_find_variant(md, at, "Id", &var), 0);
+    CHECK_EQ_INT(var.index, 0);
+    CHECK_EQ_INT(metadata_find_variant(md, st, "Ed25519", &var), 0);
+    CHECK_EQ_INT(var.index, 0);
+    CHECK(metadata_supports_extrinsic_version(md, 4));
+}
+
+static void test_file(const char *file, uint64_t expect_prefix) {
+    char path[512], err[256] = "";
+    shared_path(path, sizeof path, file);
+    metadata *md = metadata_load_file(path, err, sizeof err);
+    if (!md) printf("load %s: %s\n", path, err);
+    CHECK(md != NULL);
+    if (!md) return;
+    check_common(md, expect_prefix);
+    metadata_free(md);
+
+    size_t len;
+    uint8_t *raw = read_all(path, &len);
+    CHECK(raw != NULL);
+    if (!raw) return;
+    /* same bytes as "0x…" hex text in JSON quotes with a newline */
+    char *text = malloc(2 * len + 8);
+    text[0] = '"'; text[1] = '0'; text[2] = 'x';
+    hex_encode(raw, len, text + 3);
+    strcat(text, "\"\n");
+    md = metadata_parse((const uint8_t *)text, strlen(text), err, sizeof err);
+    CHECK(md != NULL);
+    if (md) { check_common(md, expect_prefix); metadata_free(md); }
+    /* truncations at several points are refused */
+    size_t cuts[] = {0, 3, 5, 100, len / 3, len / 2, len - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        md = metadata_parse(raw, cuts[i], err, sizeof err);
+        CHECK(md == NULL);
+        metadata_free(md);
+    }
+    /* trailing garbage is refused */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, raw, len);
+    longer[len] = 0;
+    md = metadata_parse(longer, len + 1, err, sizeof err);
+    CHECK(md == NULL);
+    metadata_free(md);
+    free(longer);
+    /* wrong version byte and magic */
+    raw[4] = 13;
+    md = metadata_parse(raw, len, err, sizeof err);
+    CHECK(md == NULL);
+    CHECK(strstr(err, "version") != NULL);
+    raw[4] = 16;
+    raw[0] = 'M';
+    md = metadata_parse(raw, len, err, sizeof err);
+    CHECK(md == NULL);
+    raw[0] = 'm';
+    /* a corrupted length prefix in the middle */
+    uint8_t saved = raw[len / 2];
+    raw[len / 2] = 0xff;
+    md = metadata_parse(raw, len, err, sizeof err);
+    /* may or may not be detected depending on what it hits; must not crash */
+    metadata_free(md);
+    raw[len / 2] = saved;
+    md = metadata_parse(raw, len, err, sizeof err);
+    CHECK(md != NULL);
+    metadata_free(md);
+    /* bad hex */
+    text[10] = 'z';
+    md = metadata_parse((const uint8_t *)text, strlen(text), err, sizeof err);
+    CHECK(md == NULL);
+    free(text);
+    free(raw);
+}
+
+UNIT_MAIN({
+    test_file("g1_metadata.scale", 4450);
+    test_file("gdev_metadata.scale", 42);
+    char err[256];
+    CHECK(metadata_load_file("/nonexistent/metadata.scale", err, sizeof err) == NULL);
+})
