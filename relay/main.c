@@ -12,6 +12,11 @@ typedef struct {
 /* Keep in the order a newcomer reads them. Each owner adds its line here. */
 static const command commands[] = {
     {"config", "print the configuration keys with their defaults, or the effective configuration", cmd_config},
+    {"export", "write stored events as JSON lines, oldest first (--since/--until)", cmd_export},
+    {"import", "store events from JSON lines, checking ids and signatures; report added/duplicates/rejected", cmd_import},
+    {"scan", "print the stored events matching a JSON filter", cmd_scan},
+    {"stats", "event counts, top kinds, index sizes, bytes on disk per event", cmd_stats},
+    {"compact", "copy the database compacted into another directory", cmd_compact},
 };
 
 static void print_usage(FILE *out) {

@@ -553,6 +553,7 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
     put_ts(start, since);
     memset(start + 8, 0, 8);
     MDB_val k = {16, start}, v;
+    int64_t now = (int64_t)time(NULL);
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
         if (k.mv_size != 16) { rc = MDB_CORRUPTED; break; }
@@ -561,6 +562,8 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
         const uint8_t *rec;
         size_t rlen;
         if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) break;
+        int64_t exp = rec_i64(rec, REC_EXPIRATION);
+        if (exp && exp <= now) { rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); continue; }
         if (emit(ctx, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE, levid)) break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }

@@ -98,7 +98,7 @@ typedef struct {
 } store_stats;
 int store_get_stats(store *s, store_stats *out);
 
-/* Calls emit for every stored event with since <= created_at <= until, oldest
+/* Calls emit for every stored, unexpired event with since <= created_at <= until, oldest
  * first (ties in storage order), in one read transaction. Returns 0 or an LMDB
  * error. Used by `g1relay export`. */
 int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, void *ctx);

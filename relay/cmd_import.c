@@ -1,0 +1,257 @@
+/* `g1relay import`: reads events as JSON lines (files or standard input), checks
+ * ids and signatures, stores them in batches of many events per write
+ * transaction, and reports how many were added, duplicates, rejected and why. */
+#include "db_cli.h"
+#include "log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char import_help[] =
+    "usage: g1relay import [--no-verify] [--batch N] [--quiet] [FILE...] [OPTIONS]\n\n"
+    "Reads events, one JSON object per line, from each FILE (or standard input when\n"
+    "none is given or FILE is -) and stores them. Every id is recomputed and every\n"
+    "signature checked unless --no-verify. Replaceable and addressable events keep\n"
+    "only their newest version, kind 5 deletions apply (NIP-09), ephemeral and\n"
+    "expired events are not stored. Blank lines are skipped.\n"
+    "At the end prints a report: lines read, events added, duplicates, rejected,\n"
+    "and the rejections grouped by reason. The first rejected lines are also\n"
+    "listed on standard error as FILE:LINE: reason.\n\n"
+    "  --no-verify         do not check signatures (ids are still checked)\n"
+    "  --batch N           events per write transaction (default 10000)\n"
+    "  --quiet             do not list rejected lines on standard error\n"
+    CLI_COMMON_HELP
+    "\nExit status: 0 when all input was read (even if some lines were rejected),\n"
+    "1 on a read or database error (events of committed batches stay stored),\n"
+    "2 on bad usage.\n";
+
+#define IMPORT_MAX_LINE (16u << 20)
+#define MAX_REASONS 64
+#define SHOW_REJECTED 20
+
+typedef struct {
+    char text[160];
+    uint64_t count;
+} reason;
+
+typedef struct {
+    store *s;
+    MDB_txn *txn;
+    uint32_t batch_max, in_batch;
+    bool verify, quiet;
+    uint64_t lines, added, duplicates, rejected;
+    uint64_t pending[STORE_ERROR + 1]; /* results in the uncommitted batch */
+    reason reasons[MAX_REASONS + 1];   /* the last one collects "other reasons" */
+    uint32_t nreasons;
+    uint32_t shown;
+} importer;
+
+static void add_reason(importer *im, const char *text, uint64_t n) {
+    for (uint32_t i = 0; i < im->nreasons; i++)
+        if (strcmp(im->reasons[i].text, text) == 0) { im->reasons[i].count += n; return; }
+    if (im->nreasons < MAX_REASONS) {
+        snprintf(im->reasons[im->nreasons].text, sizeof im->reasons[0].text, "%s", text);
+        im->reasons[im->nreasons++].count = n;
+        return;
+    }
+    snprintf(im->reasons[MAX_REASONS].text, sizeof im->reasons[0].text, "other reasons");
+    im->reasons[MAX_REASONS].count += n;
+}
+
+static const char *result_reason(store_result r) {
+    switch (r) {
+    case STORE_DELETED: return "deleted: its author deleted it (NIP-09)";
+    case STORE_REPLACED: return "replaced: a newer version of this replaceable event is stored";
+    case STORE_EXPIRED: return "expired: its NIP-40 expiration has passed";
+    case STORE_EPHEMERAL: return "ephemeral: ephemeral kinds are never stored";
+    default: return "error";
+    }
+}
+
+static void reject(importer *im, const char *file, uint64_t line, const char *why) {
+    im->rejected++;
+    add_reason(im, why, 1);
+    if (im->quiet) return;
+    if (im->shown < SHOW_REJECTED) fprintf(stderr, "g1relay import: %s:%llu: %s\n", file, (unsigned long long)line, why);
+    else if (im->shown == SHOW_REJECTED) fprintf(stderr, "g1relay import: (further rejected lines not listed)\n");
+    im->shown++;
+}
+
+static int commit_batch(importer *im) {
+    if (!im->txn) return 0;
+    int rc = mdb_txn_commit(im->txn);
+    im->txn = NULL;
+    im->in_batch = 0;
+    if (rc) { memset(im->pending, 0, sizeof im->pending); return rc; }
+    im->added += im->pending[STORE_ADDED];
+    im->duplicates += im->pending[STORE_DUPLICATE];
+    for (int r = STORE_DELETED; r < STORE_ERROR; r++)
+        if (im->pending[r]) { im->rejected += im->pending[r]; add_reason(im, result_reason((store_result)r), im->pending[r]); }
+    memset(im->pending, 0, sizeof im->pending);
+    return 0;
+}
+
+/* Returns 0, or -1 after printing a fatal error. */
+static int import_line(importer *im, const char *file, uint64_t lineno, char *line, size_t len) {
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+    size_t start = 0;
+    while (start < len && (line[start] == ' ' || line[start] == '\t')) start++;
+    if (start == len) return 0;
+    im->lines++;
+    event ev;
+    char err[256], id_hex[65];
+    static const event_limits no_limits = {0, 0, 0, IMPORT_MAX_LINE};
+    if (event_parse(&ev, line + start, len - start, &no_limits, err, sizeof err, id_hex) != 0) {
+        reject(im, file, lineno, err);
+        return 0;
+    }
+    if (im->verify && !event_verify_sig(&ev)) {
+        event_free(&ev);
+        reject(im, file, lineno, "invalid: bad signature");
+        return 0;
+    }
+    int rc;
+    if (!im->txn && (rc = mdb_txn_begin(store_env(im->s), NULL, 0, &im->txn))) {
+        event_free(&ev);
+        im->txn = NULL;
+        fprintf(stderr, "g1relay import: %s:%llu: cannot start a write transaction: %s\n", file,
+                (unsigned long long)lineno, mdb_strerror(rc));
+        return -1;
+    }
+    char msg[256];
+    store_result r = store_insert(im->s, im->txn, &ev, NULL, msg, sizeof msg);
+    event_free(&ev);
+    if (r == STORE_ERROR) {
+        mdb_txn_abort(im->txn);
+        im->txn = NULL;
+        fprintf(stderr, "g1relay import: %s:%llu: %s (the current batch of %u events was not stored)\n", file,
+                (unsigned long long)lineno, msg, im->in_batch);
+        memset(im->pending, 0, sizeof im->pending);
+        return -1;
+    }
+    im->pending[r]++;
+    if (r != STORE_ADDED && r != STORE_DUPLICATE && !im->quiet) {
+        if (im->shown < SHOW_REJECTED) fprintf(stderr, "g1relay import: %s:%llu: %s\n", file, (unsigned long long)lineno, result_reason(r));
+        im->shown++;
+    }
+    if (++im->in_batch >= im->batch_max && (rc = commit_batch(im))) {
+        fprintf(stderr, "g1relay import: commit failed: %s\n", mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads one line of at most IMPORT_MAX_LINE bytes (the newline excluded).
+ * Returns 1 with a line, 0 at end of file, -1 on a read error; a longer line is
+ * consumed and reported with *too_long. */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *len, bool *too_long) {
+    *len = 0;
+    *too_long = false;
+    bool any = false;
+    for (;;) {
+        if (*cap - *len < 2) {
+            size_t ncap = *cap ? *cap * 2 : 65536;
+            if (ncap > IMPORT_MAX_LINE + 2) ncap = IMPORT_MAX_LINE + 2;
+            if (ncap <= *cap) { /* full: drop the rest of this line */
+                *too_long = true;
+                *len = 0;
+                int c;
+                while ((c = getc(f)) != EOF && c != '\n') {}
+                return ferror(f) ? -1 : 1;
+            }
+            char *n = realloc(*buf, ncap);
+            if (!n) return -1;
+            *buf = n;
+            *cap = ncap;
+        }
+        if (!fgets(*buf + *len, (int)(*cap - *len), f)) {
+            if (ferror(f)) return -1;
+            return any ? 1 : 0;
+        }
+        any = true;
+        size_t n = strlen(*buf + *len); /* a NUL byte inside a line ends it early: rejected as bad JSON */
+        *len += n;
+        if (*len && (*buf)[*len - 1] == '\n') { (*len)--; (*buf)[*len] = 0; return 1; }
+        if (feof(f)) return 1;
+    }
+}
+
+static int import_stream(importer *im, FILE *f, const char *name) {
+    char *buf = NULL;
+    size_t cap = 0, len;
+    uint64_t lineno = 0;
+    bool too_long;
+    int r, rc = 0;
+    while ((r = read_line(f, &buf, &cap, &len, &too_long)) == 1) {
+        lineno++;
+        if (too_long) { im->lines++; reject(im, name, lineno, "invalid: line longer than 16 MiB"); continue; }
+        if (import_line(im, name, lineno, buf, len) < 0) { rc = -1; break; }
+    }
+    if (r < 0) { fprintf(stderr, "g1relay import: read error on %s\n", name); rc = -1; }
+    free(buf);
+    return rc;
+}
+
+static void print_report(const importer *im) {
+    printf("lines %llu\nadded %llu\nduplicates %llu\nrejected %llu\n", (unsigned long long)im->lines,
+           (unsigned long long)im->added, (unsigned long long)im->duplicates, (unsigned long long)im->rejected);
+    for (uint32_t i = 0; i <= MAX_REASONS; i++) {
+        const reason *r = &im->reasons[i];
+        if (r->count) printf("  %llu %s\n", (unsigned long long)r->count, r->text);
+    }
+}
+
+int cmd_import(int argc, char **argv) {
+    enum { OPT_NO_VERIFY = CLI_OPT_FIRST_FREE, OPT_BATCH, OPT_QUIET };
+    static const struct option options[] = {
+        {"no-verify", no_argument, 0, OPT_NO_VERIFY}, {"batch", required_argument, 0, OPT_BATCH},
+        {"quiet", no_argument, 0, OPT_QUIET}, CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+    cli_common common;
+    cli_common_init(&common);
+    static importer im;
+    memset(&im, 0, sizeof im);
+    im.verify = true;
+    im.batch_max = 10000;
+    int opt, rc = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == OPT_NO_VERIFY) im.verify = false;
+        else if (opt == OPT_QUIET) im.quiet = true;
+        else if (opt == OPT_BATCH) {
+            int64_t n;
+            if (!db_cli_parse_i64(optarg, &n) || n < 1 || n > 1000000) { rc = cli_usage_error("import", "--batch wants 1..1000000, got %s", optarg); break; }
+            im.batch_max = (uint32_t)n;
+        } else if (!cli_handle_common(&common, opt, optarg)) { rc = cli_usage_error("import", "bad option"); break; }
+    }
+    if (!rc && common.help) { fputs(import_help, stdout); cli_common_free(&common); return 0; }
+    if (rc) { cli_common_free(&common); return rc; }
+    for (int i = optind; i < argc; i++) { /* check files before touching the database */
+        if (strcmp(argv[i], "-") == 0) continue;
+        FILE *f = fopen(argv[i], "r");
+        if (!f) { cli_common_free(&common); return cli_fail("import", "cannot read %s: %m", argv[i]); }
+        fclose(f);
+    }
+    config *cfg;
+    im.s = db_cli_open("import", &common, false, &cfg);
+    cli_common_free(&common);
+    if (!im.s) return 1;
+    if (optind >= argc) rc = import_stream(&im, stdin, "<stdin>");
+    for (int i = optind; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "-") == 0) { rc = import_stream(&im, stdin, "<stdin>"); continue; }
+        FILE *f = fopen(argv[i], "r");
+        if (!f) { fprintf(stderr, "g1relay import: cannot read %s: %m\n", argv[i]); rc = -1; break; }
+        rc = import_stream(&im, f, argv[i]);
+        fclose(f);
+    }
+    if (rc == 0) {
+        int err = commit_batch(&im);
+        if (err) { fprintf(stderr, "g1relay import: commit failed: %s\n", mdb_strerror(err)); rc = -1; }
+    } else if (im.txn) {
+        mdb_txn_abort(im.txn);
+        im.txn = NULL;
+    }
+    print_report(&im);
+    store_close(im.s);
+    config_free(cfg);
+    return rc ? 1 : 0;
+}
