@@ -22,7 +22,7 @@
 #include <time.h>
 #include "hex.h"
 #include "log.h"
-#include "npub.h"
+#include "npub.h" /* settlement/npub.h: hex or npub parsing */
 #include "plugin.h"
 #include "plugin_config.h"
 
@@ -67,7 +67,11 @@ static bool set_contains(const key_set *set, const uint8_t key[32]) {
 /* Parses one key token (hex or npub). */
 static bool parse_key(const char *tok, size_t len, uint8_t out[32]) {
     if (len == 64) return hex_decode(tok, len, out, 32);
-    return npub_decode(tok, len, out);
+    if (len > 100) return false;
+    char text[128], why[128];
+    memcpy(text, tok, len);
+    text[len] = 0;
+    return npub_parse(text, out, why, sizeof why) == 0;
 }
 
 /* Reads path into a new sorted set. On error fills err ("FILE:LINE: ...") and returns -1. */

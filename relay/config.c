@@ -46,6 +46,8 @@ const config_key_doc config_known_keys[] = {
     {"write_policy_timeout_ms", CONFIG_INT, "5000", "time a write-policy or filter script has to decide one event"},
     {"write_policy_default", CONFIG_STRING, "\"reject\"", "decision on timeout or crash: reject or accept"},
     {"filter_dir", CONFIG_STRING, "\"\"", "NIP-101 directory: an executable <kind>.sh gets the input line as $1; exit 0 accepts"},
+    {"filter_dir_processes", CONFIG_INT, "4", "NIP-101 filter scripts run at once (more events wait their turn)"},
+    {"policy_queue_max", CONFIG_INT, "10000", "events waiting for or in external decision; beyond it they are refused \"rate-limited:\""},
     /* settlement */
     {"passphrase_file", CONFIG_STRING, "\"\"", "file holding the keystore passphrase (else G1RELAY_PASSPHRASE)"},
     {"g1_nodes", CONFIG_LIST, "[]", "Duniter v2s RPC URLs (http:// or ws://), tried in order with failover"},
