@@ -85,13 +85,13 @@ message_error message_parse(client_message *m, const char *data, size_t len,
         if (el[0].type != JSON_OBJECT) return fail(MSG_ERR_NOTICE, err, errlen, "invalid: event must be a JSON object");
         if (event_parse(&m->ev, el[0].p, el[0].len, &lim->event, why, sizeof why, m->id_hex) != 0)
             return fail(m->id_hex[0] ? MSG_ERR_OK_FALSE : MSG_ERR_NOTICE, err, errlen, why);
+        /* id_hex of the parsed event, for the OK answer. */
+        memcpy(m->id_hex, m->ev.json + 7, 64);
+        m->id_hex[64] = 0;
         if (n != 1) {
             event_free(&m->ev);
             return fail(MSG_ERR_OK_FALSE, err, errlen, "invalid: unexpected extra elements after the event");
         }
-        /* id_hex of the accepted event, for the OK answer. */
-        memcpy(m->id_hex, m->ev.json + 7, 64);
-        m->id_hex[64] = 0;
         return MSG_OK;
     }
 
