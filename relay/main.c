@@ -11,6 +11,7 @@ typedef struct {
 
 /* Keep in the order a newcomer reads them. Each owner adds its line here. */
 static const command commands[] = {
+    {"run", "run the relay (WebSocket + NIP-11 on one port)", cmd_run},
     {"config", "print the configuration keys with their defaults, or the effective configuration", cmd_config},
     {"export", "write stored events as JSON lines, oldest first (--since/--until)", cmd_export},
     {"import", "store events from JSON lines, checking ids and signatures; report added/duplicates/rejected", cmd_import},

@@ -1,0 +1,15 @@
+/* What a worker does with one job of a connection: parse and answer client
+ * messages (EVENT, REQ, COUNT, CLOSE, AUTH), run the next time slice of a
+ * stored query, or clean up after the connection closed. */
+#ifndef G1_INGEST_H
+#define G1_INGEST_H
+#include "conn.h"
+#include "relay_ctx.h"
+#include "workers.h"
+
+/* Budget of one query time slice, microseconds. */
+#define INGEST_QUERY_SLICE_US 10000
+
+/* Runs j for connection c and frees it (or requeues it). */
+void ingest_run_job(relay_ctx *ctx, conn *c, job *j);
+#endif
