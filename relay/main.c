@@ -13,6 +13,9 @@ typedef struct {
 static const command commands[] = {
     {"run", "run the relay (WebSocket + NIP-11 on one port)", cmd_run},
     {"config", "print the configuration keys with their defaults, or the effective configuration", cmd_config},
+    {"key", "derive a G1 public key and address from Cesium credentials (stdin)", cmd_key},
+    {"wallet", "custodial G1 wallets bound to Nostr pubkeys: create, import, list, address, export", cmd_wallet},
+    {"tx", "sign a G1 transfer offline (extrinsic hex and hash)", cmd_tx},
     {"export", "write stored events as JSON lines, oldest first (--since/--until)", cmd_export},
     {"import", "store events from JSON lines, checking ids and signatures; report added/duplicates/rejected", cmd_import},
     {"scan", "print the stored events matching a JSON filter", cmd_scan},
