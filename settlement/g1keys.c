@@ -132,7 +132,11 @@ int g1_dunikey_parse(const char *text, size_t len, g1_keypair *kp, char *err, si
         uint8_t pub[32];
         int vl = dunikey_field(text, len, "pub", value, sizeof value);
         if (vl < 0) { snprintf(err, errlen, ".dunikey: missing or overlong 'pub:' line"); goto out; }
-        if (g1_v1_key_decode(value, pub, err, errlen) < 0) goto out;
+        char why[160];
+        if (g1_v1_key_decode(value, pub, why, sizeof why) < 0) {
+            snprintf(err, errlen, ".dunikey: 'pub:' line: %s (truncated?)", why);
+            goto out;
+        }
         vl = dunikey_field(text, len, "sec", value, sizeof value);
         if (vl < 0) { snprintf(err, errlen, ".dunikey: missing or overlong 'sec:' line"); goto out; }
         int n = base58_decode(value, (size_t)vl, raw, sizeof raw);
