@@ -42,6 +42,32 @@ static void sb_json_string(strbuf *b, const char *s) {
     sb_put(b, "\"", 1);
 }
 
+/* Copies the stored event JSON. The strict NIP-01 form keeps control characters
+ * other than \n \r \t \b \f raw inside strings, which strict JSON parsers (jq,
+ * python) refuse: those are written as \u00XX (the same decoded event). */
+static void sb_event_json(strbuf *b, const char *json, size_t len) {
+    size_t run = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)json[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            else if (c < 0x20) {
+                char esc[8];
+                sb_put(b, json + run, i - run);
+                snprintf(esc, sizeof esc, "\\u%04x", c);
+                sb_put(b, esc, 6);
+                run = i + 1;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        }
+    }
+    sb_put(b, json + run, len - run);
+}
+
 char *policy_input_line(const event *ev, const plugin_source *src, size_t *len_out) {
     strbuf b = {0};
     size_t hint = ev->json_len + 256;
@@ -52,7 +78,7 @@ char *policy_input_line(const event *ev, const plugin_source *src, size_t *len_o
     char num[32];
     int64_t received = src && src->received_at ? src->received_at : (int64_t)time(NULL);
     sb_str(&b, "{\"type\":\"new\",\"event\":");
-    sb_put(&b, ev->json, ev->json_len);
+    sb_event_json(&b, ev->json, ev->json_len);
     snprintf(num, sizeof num, "%lld", (long long)received);
     sb_str(&b, ",\"receivedAt\":");
     sb_str(&b, num);

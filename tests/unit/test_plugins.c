@@ -4,6 +4,7 @@
  * tests/fixtures/policies (accept, reject, shadow-reject, timeout, crash, garbage,
  * parallel slow decisions, program replaced while running, NIP-101 filter dir). */
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -468,6 +469,37 @@ static void test_protocol(void) {
     line = policy_input_line(&ev, &src, &len);
     CHECK(line && strstr(line, "\"authed\"") == NULL);
     free(line);
+
+    /* an event in the strict form with a raw control character in its content:
+     * the line carries it as \u0001 so strict JSON parsers accept it */
+    {
+        event tmpl = make_event(seckey1, 1, "a\001b");
+        size_t clen;
+        char *canon = event_canonical_strict(&tmpl, &clen);
+        uint8_t sid[32];
+        crypto_hash_sha256(sid, (const unsigned char *)canon, clen);
+        free(canon);
+        char sid_hex[65], pkh[65], sigh[129], raw[1024];
+        hex_encode(sid, 32, sid_hex);
+        hex_encode(tmpl.pubkey, 32, pkh);
+        hex_encode(tmpl.sig, 64, sigh);
+        int rawlen = snprintf(raw, sizeof raw,
+                              "{\"id\":\"%s\",\"pubkey\":\"%s\",\"created_at\":%lld,\"kind\":1,\"tags\":[],"
+                              "\"content\":\"a\001b\",\"sig\":\"%s\"}",
+                              sid_hex, pkh, (long long)tmpl.created_at, sigh);
+        event strict;
+        char perr[200], idout[65];
+        CHECK_EQ_INT(event_parse(&strict, raw, (size_t)rawlen, &(event_limits){0}, perr, sizeof perr, idout), 0);
+        CHECK(memchr(strict.json, 1, strict.json_len) != NULL); /* stored raw, as signed */
+        char *l2 = policy_input_line(&strict, &ip4_source, &len);
+        CHECK(l2 && memchr(l2, 1, len) == NULL && strstr(l2, "\"content\":\"a\\u0001b\"") != NULL);
+        cJSON *j2 = l2 ? cJSON_ParseWithLength(l2, len) : NULL;
+        CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(j2, "event"), "content")), "a\001b");
+        cJSON_Delete(j2);
+        free(l2);
+        event_free(&strict);
+        event_free(&tmpl);
+    }
 
     plugin_verdict v;
     char msg[400], why[200], ans[400];
