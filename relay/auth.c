@@ -47,34 +47,54 @@ bool auth_same_relay_url(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
-/* Host of a ws:// or wss:// URL without port: sets host and hlen; false if not such a URL. */
-static bool url_host(const char *url, size_t len, const char **host, size_t *hlen) {
-    size_t skip;
-    if (len >= 5 && strncasecmp(url, "ws://", 5) == 0) skip = 5;
-    else if (len >= 6 && strncasecmp(url, "wss://", 6) == 0) skip = 6;
-    else return false;
-    const char *h = url + skip;
-    size_t n = 0;
-    if (h < url + len && *h == '[') { /* [ipv6] */
-        const char *close = memchr(h, ']', len - skip);
+/* Splits "host[:port]" (host may be "[v6]") at len; port_out 0 when absent. */
+static bool split_authority(const char *a, size_t len, const char **host, size_t *hlen, long *port_out) {
+    *port_out = 0;
+    size_t hend;
+    if (len > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', len);
         if (!close) return false;
-        *host = h;
-        *hlen = (size_t)(close - h) + 1;
-        return true;
+        hend = (size_t)(close - a) + 1;
+    } else {
+        const char *colon = memchr(a, ':', len);
+        hend = colon ? (size_t)(colon - a) : len;
     }
-    while (skip + n < len && h[n] != '/' && h[n] != ':' && h[n] != '?') n++;
-    *host = h;
-    *hlen = n;
-    return n > 0;
+    if (hend == 0) return false;
+    *host = a;
+    *hlen = hend;
+    if (hend < len) {
+        if (a[hend] != ':' || hend + 1 == len) return false;
+        long p = 0;
+        for (size_t i = hend + 1; i < len; i++) {
+            if (!isdigit((unsigned char)a[i]) || p > 65535) return false;
+            p = p * 10 + (a[i] - '0');
+        }
+        *port_out = p;
+    }
+    return true;
 }
 
-static size_t host_without_port(const char *host) {
-    if (host[0] == '[') {
-        const char *close = strchr(host, ']');
-        return close ? (size_t)(close - host) + 1 : strlen(host);
-    }
-    const char *colon = strchr(host, ':');
-    return colon ? (size_t)(colon - host) : strlen(host);
+/* True if the ws:// or wss:// URL names the server reached through Host header
+ * `host_header`: same host (case-insensitive) and same port, a missing port
+ * meaning the scheme's default (80 for ws, 443 for wss). */
+static bool url_matches_host(const char *url, size_t len, const char *host_header) {
+    size_t skip;
+    long def;
+    if (len >= 5 && strncasecmp(url, "ws://", 5) == 0) { skip = 5; def = 80; }
+    else if (len >= 6 && strncasecmp(url, "wss://", 6) == 0) { skip = 6; def = 443; }
+    else return false;
+    const char *a = url + skip;
+    size_t alen = 0;
+    while (skip + alen < len && a[alen] != '/' && a[alen] != '?' && a[alen] != '#') alen++;
+    const char *uh, *hh;
+    size_t ulen, hlen;
+    long up, hp;
+    if (!split_authority(a, alen, &uh, &ulen, &up)) return false;
+    if (!host_header || !split_authority(host_header, strlen(host_header), &hh, &hlen, &hp)) return false;
+    if (ulen != hlen || strncasecmp(uh, hh, ulen) != 0) return false;
+    if (!up) up = def;
+    if (!hp) hp = def;
+    return up == hp;
 }
 
 bool auth_check_event(const event *ev, const char *challenge, const char *relay_url, const char *host,
@@ -105,10 +125,7 @@ bool auth_check_event(const event *ev, const char *challenge, const char *relay_
             return false;
         }
     } else {
-        const char *h;
-        size_t hl;
-        size_t want = host ? host_without_port(host) : 0;
-        if (!url_host(r->ptr, r->len, &h, &hl) || want == 0 || hl != want || strncasecmp(h, host, hl) != 0) {
+        if (!url_matches_host(r->ptr, r->len, host)) {
             snprintf(msg, msglen, "invalid: AUTH relay tag does not name this relay");
             return false;
         }

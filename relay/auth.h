@@ -14,8 +14,8 @@
 void auth_new_challenge(char out[33]);
 
 /* Checks everything but the signature. relay_url: configured public URL, or ""
- * to accept any ws:// or wss:// URL whose host is `host` (the Host header;
- * ports are ignored when comparing). Returns true, or false with the OK message
+ * to accept any ws:// or wss:// URL naming `host` (the Host header): same host
+ * and same port, a missing port meaning 80 for ws and 443 for wss. Returns true, or false with the OK message
  * ("invalid: ..." / "auth-required: ...") in msg. */
 bool auth_check_event(const event *ev, const char *challenge, const char *relay_url, const char *host,
                       int64_t now, char *msg, size_t msglen);
