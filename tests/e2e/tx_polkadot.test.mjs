@@ -16,6 +16,7 @@ import {
   ed25519PairFromSeed, base58Encode, base58Decode,
 } from '@polkadot/util-crypto';
 import { hexToU8a, u8aToHex, u8aConcat } from '@polkadot/util';
+import { Buffer } from 'node:buffer';
 
 const bin = process.env.G1RELAY_BIN;
 const shared = process.env.G1_SHARED || '/work/shared';
@@ -301,3 +302,62 @@ test('a runtime with an unknown signed extension refuses to sign and names it', 
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /unknown signed extension 'CheckWeigxx'/);
 });
+
+// Re-encodes a V16 runtime's metadata as V14 or V15 with @polkadot/types (optionally
+// without some signed extensions, like older runtimes), so the reader's V14/V15
+// paths are checked on a real type registry.
+function downgradeMetadata(chain, version, dropExtensions = []) {
+  const { registry } = chain;
+  const m = registry.metadata;
+  const ue = m.lookup.types.find((t) => t.type.path.map(String).join('::').endsWith('UncheckedExtrinsic'));
+  assert.ok(ue, 'UncheckedExtrinsic type present');
+  const param = (name) => ue.type.params.find((x) => x.name.toString() === name).type.unwrap();
+  const pallets = m.pallets.map((p) => ({
+    name: p.name,
+    storage: p.storage.isSome ? { prefix: p.storage.unwrap().prefix, items: p.storage.unwrap().items.map((i) => ({ name: i.name, modifier: i.modifier, type: i.type, fallback: i.fallback, docs: i.docs })) } : null,
+    calls: p.calls.isSome ? { type: p.calls.unwrap().type } : null,
+    events: p.events.isSome ? { type: p.events.unwrap().type } : null,
+    constants: p.constants.map((c) => ({ name: c.name, type: c.type, value: c.value, docs: c.docs })),
+    errors: p.errors.isSome ? { type: p.errors.unwrap().type } : null,
+    index: p.index,
+    ...(version === 15 ? { docs: p.docs } : {}),
+  }));
+  const signedExtensions = m.extrinsic.transactionExtensions
+    .filter((e) => !dropExtensions.includes(e.identifier.toString()))
+    .map((e) => ({ identifier: e.identifier, type: e.type, additionalSigned: e.implicit }));
+  const body = version === 15
+    ? registry.createType('MetadataV15', {
+      lookup: m.lookup, pallets,
+      extrinsic: { version: 4, addressType: m.extrinsic.addressType, callType: m.extrinsic.callType, signatureType: m.extrinsic.signatureType, extraType: param('Extra'), signedExtensions },
+      type: 0,
+      apis: m.apis.map((a) => ({ name: a.name, methods: a.methods.map((x) => ({ name: x.name, inputs: x.inputs, output: x.output, docs: x.docs })), docs: a.docs })),
+      outerEnums: m.outerEnums, custom: m.custom,
+    })
+    : registry.createType('MetadataV14', { lookup: m.lookup, pallets, extrinsic: { type: ue.id, version: 4, signedExtensions }, type: 0 });
+  const bytes = u8aConcat(new Uint8Array([0x6d, 0x65, 0x74, 0x61, version]), body.toU8a());
+  const metadataPath = join(dir, `${chain.name}_v${version}_${dropExtensions.join('_')}.scale`);
+  writeFileSync(metadataPath, bytes);
+  const reg = new TypeRegistry();
+  const metadata = new Metadata(reg, bytes);
+  reg.setMetadata(metadata);
+  assert.equal(metadata.version, version);
+  return { ...chain, registry: reg, metadataPath };
+}
+
+for (const name of ['g1', 'gdev']) {
+  test(`${name}: the same runtime as V14 and V15 metadata gives the same extrinsic; without CheckMetadataHash it still verifies`, () => {
+    const chain = chains[name];
+    const { file, pair } = dunikeyFor(seed(20));
+    const to = encodeAddress(ed25519PairFromSeed(seed(21)).publicKey, chain.prefix);
+    const o = { dunikey: file, transfers: [[to, 500], [to, 600]], remark: 'v14/v15', nonce: 5, era: { period: 32, block: 77, hash: '0x' + '66'.repeat(32) } };
+    const reference = signAndCheck(chain, o, pair.publicKey);
+    for (const version of [14, 15]) {
+      const older = downgradeMetadata(chain, version);
+      const res = signAndCheck(older, o, pair.publicKey);
+      assert.equal(res.hex, reference.hex, `V${version} gives the same bytes as V16`);
+      const noHash = downgradeMetadata(chain, version, ['CheckMetadataHash']);
+      const res2 = signAndCheck(noHash, o, pair.publicKey);
+      assert.equal(hexToU8a(res2.hex).length, hexToU8a(reference.hex).length - 1, 'no mode byte without CheckMetadataHash');
+    }
+  });
+}
