@@ -4,8 +4,9 @@
  *
  * Plan (most selective first): ids -> direct lookups; authors+kinds -> one
  * pubkey_kind range per (author, kind); a tag filter -> one tag range per value
- * (the tag with the fewest values); authors -> pubkey ranges; kinds -> kind
- * ranges; else the ts index. Every range is a run of keys prefix ‖ ts ‖ levid;
+ * (the tag with the fewest values); authors -> one pubkey_kind range per kind the
+ * author has (found at the first slice by skipping from kind to kind); kinds ->
+ * kind ranges; else the ts index. Every range is a run of keys prefix ‖ ts ‖ levid;
  * a max-heap on (ts, levid) of the ranges' heads yields candidates newest first
  * (k-way merge). An event present in several ranges comes out twice in a row
  * and is skipped the second time. Between slices a range keeps only its head
@@ -18,6 +19,7 @@
  * candidate except in that last case. */
 #include "store.h"
 #include "store_internal.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -144,19 +146,19 @@ static int plan_filter(qplan *p, const filter *f, uint64_t limit) {
     if (f->has_ids) { p->type = PLAN_IDS; p->nranges = f->id_count; }
     else if (pk_kind <= MAX_RANGES_PER_FILTER) { p->type = PLAN_PUBKEY_KIND; p->nranges = (uint32_t)pk_kind; }
     else if (best_tag >= 0) { p->type = PLAN_TAG; p->nranges = f->tags[best_tag].value_count; }
-    else if (f->has_authors) { p->type = PLAN_PUBKEY; p->nranges = f->author_count; }
+    else if (f->has_authors) { p->type = PLAN_PUBKEY; p->nranges = 0; /* see expand_authors */ }
     else if (f->has_kinds) { p->type = PLAN_KIND; p->nranges = f->kind_count; }
     else { p->type = PLAN_TS; p->nranges = 1; }
-    static const int dbis[] = {[PLAN_IDS] = DB_ID, [PLAN_PUBKEY_KIND] = DB_PUBKEY_KIND, [PLAN_PUBKEY] = DB_PUBKEY,
+    static const int dbis[] = {[PLAN_IDS] = DB_ID, [PLAN_PUBKEY_KIND] = DB_PUBKEY_KIND, [PLAN_PUBKEY] = DB_PUBKEY_KIND,
                                [PLAN_TAG] = DB_TAG, [PLAN_KIND] = DB_KIND, [PLAN_TS] = DB_TS};
     p->dbi_index = dbis[p->type];
-    p->ranges = calloc(p->nranges, sizeof *p->ranges);
-    p->heap = calloc(p->nranges, sizeof *p->heap);
+    p->ranges = calloc(p->nranges ? p->nranges : 1, sizeof *p->ranges);
+    p->heap = calloc(p->nranges ? p->nranges : 1, sizeof *p->heap);
     if (!p->ranges || !p->heap) return -1;
     p->check_authors = f->has_authors && p->type != PLAN_PUBKEY_KIND && p->type != PLAN_PUBKEY;
     p->check_kinds = f->has_kinds && p->type != PLAN_PUBKEY_KIND && p->type != PLAN_KIND;
     p->need_match = f->tag_count > (p->type == PLAN_TAG ? 1u : 0u);
-    if (p->check_authors) {
+    if (f->has_authors) {
         p->authors = malloc((size_t)f->author_count * 32);
         if (!p->authors) return -1;
         memcpy(p->authors, f->authors, (size_t)f->author_count * 32);
@@ -180,7 +182,7 @@ static int plan_filter(qplan *p, const filter *f, uint64_t limit) {
             if (hashed) p->need_match = true;
             break;
         }
-        case PLAN_PUBKEY: memcpy(r->prefix, f->authors[i], 32); r->plen = 32; break;
+        case PLAN_PUBKEY: break;
         case PLAN_KIND: put_be32(r->prefix, f->kinds[i]); r->plen = 4; break;
         case PLAN_TS: r->plen = 0; break;
         }
@@ -273,10 +275,75 @@ static void plan_close(qplan *p) {
         if (p->ranges[i].cur) { mdb_cursor_close(p->ranges[i].cur); p->ranges[i].cur = NULL; }
 }
 
+/* Authors-only plan: one pubkey_kind range per (author, kind present), found by
+ * seeking from each kind to the next. Too many kinds: scan the ts index and
+ * check authors on each candidate instead. */
+static int expand_authors(store_query *q, qplan *p, MDB_txn *txn) {
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, q->s->dbi[DB_PUBKEY_KIND], &c);
+    if (rc) return rc;
+    uint32_t cap = 0, n = 0;
+    qrange *ranges = NULL;
+    bool too_many = false;
+    for (uint32_t a = 0; a < p->f->author_count && !too_many && !rc; a++) {
+        if (a && memcmp(p->authors[a], p->authors[a - 1], 32) == 0) continue;
+        uint8_t key[36];
+        memcpy(key, p->authors[a], 32);
+        uint64_t next_kind = 0;
+        while (next_kind <= UINT32_MAX) {
+            put_be32(key + 32, (uint32_t)next_kind);
+            MDB_val k = {36, key}, v;
+            rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+            if (rc == MDB_NOTFOUND) { rc = 0; break; }
+            if (rc) break;
+            if (k.mv_size < 36 || memcmp(k.mv_data, key, 32) != 0) break;
+            const uint8_t *kp = (const uint8_t *)k.mv_data + 32;
+            uint32_t kind = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+            if (n == MAX_RANGES_PER_FILTER) { too_many = true; break; }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                qrange *nr = realloc(ranges, cap * sizeof *nr);
+                if (!nr) { rc = ENOMEM; break; }
+                ranges = nr;
+            }
+            qrange *r = &ranges[n++];
+            memset(r, 0, sizeof *r);
+            memcpy(r->prefix, key, 32);
+            put_be32(r->prefix + 32, kind);
+            r->plen = 36;
+            r->head_ts = p->until;
+            r->head_levid = UINT64_MAX;
+            next_kind = (uint64_t)kind + 1;
+        }
+    }
+    mdb_cursor_close(c);
+    if (rc) { free(ranges); return rc; }
+    if (too_many) { /* fall back to the time index with an authors check */
+        free(ranges);
+        n = 1;
+        ranges = calloc(1, sizeof *ranges);
+        if (!ranges) return ENOMEM;
+        ranges[0].head_ts = p->until;
+        ranges[0].head_levid = UINT64_MAX;
+        p->type = PLAN_TS;
+        p->dbi_index = DB_TS;
+        p->check_authors = true;
+    }
+    uint32_t *heap = calloc(n ? n : 1, sizeof *heap);
+    if (!heap) { free(ranges); return ENOMEM; }
+    free(p->ranges);
+    free(p->heap);
+    p->ranges = ranges;
+    p->heap = heap;
+    p->nranges = n;
+    return 0;
+}
+
 /* Opens cursors, positions every live range at its head, builds the heap. */
 static int plan_open(store_query *q, qplan *p, MDB_txn *txn) {
     int rc;
     p->heap_n = 0;
+    if (p->type == PLAN_PUBKEY && !p->positioned && (rc = expand_authors(q, p, txn))) return rc;
     for (uint32_t i = 0; i < p->nranges; i++) {
         qrange *r = &p->ranges[i];
         if (r->exhausted) continue;

@@ -28,9 +28,12 @@
  * read transaction (nothing is pinned between slices).
  *
  *   g1relay.ts           ts ‖ levid
- *   g1relay.pubkey       pubkey[32] ‖ ts ‖ levid
  *   g1relay.kind         kind be32 ‖ ts ‖ levid
  *   g1relay.pubkey_kind  pubkey[32] ‖ kind be32 ‖ ts ‖ levid
+ *                        (also serves authors-only queries: the kinds of an
+ *                        author are found by skipping from kind to kind, so no
+ *                        separate pubkey index is written; random-key indexes
+ *                        cost one dirty page per event at commit)
  *   g1relay.tag          letter ‖ code ‖ value ‖ ts ‖ levid, for every tag whose
  *                        name is one ASCII letter and that has a value; code is
  *                        the raw value's length (<= 48 bytes), 0xFE for 64-char
@@ -51,7 +54,7 @@
  *
  *   g1relay.meta         "version" -> u32 1, "next_levid" -> u64
  *
- * Cost of one event: 6 index entries of 24..60 byte keys plus one per indexed
+ * Cost of one event: 5 index entries of 16..52 byte keys plus one per indexed
  * tag; the JSON is stored once. Writes happen in the writer's transaction, which
  * groups many events per commit; syncs stay on, so a commit is durable.
  */
@@ -69,7 +72,7 @@
 #define STORE_FORMAT_VERSION 1u
 
 const char *const store_db_names[DB_COUNT] = {
-    "g1relay.events", "g1relay.id", "g1relay.ts", "g1relay.pubkey", "g1relay.kind",
+    "g1relay.events", "g1relay.id", "g1relay.ts", "g1relay.kind",
     "g1relay.pubkey_kind", "g1relay.tag", "g1relay.repl", "g1relay.del_id",
     "g1relay.del_addr", "g1relay.expiry", "g1relay.meta"};
 
@@ -77,12 +80,26 @@ static unsigned db_flags(int i) { return i == DB_EVENTS ? MDB_INTEGERKEY : 0; }
 
 /* ---------------------------------------------------------------- keys */
 
+/* Decodes 64 lower-case hex digits in one pass; false if any is not one. */
+static bool lower_hex32(const char *in, uint8_t *out) {
+    for (int i = 0; i < 32; i++) {
+        int v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = in[2 * i + j];
+            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+            if (d < 0) return false;
+            v = v << 4 | d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
 size_t store_tag_key(uint8_t *out, char letter, const char *value, uint32_t len, bool *hashed) {
     out[0] = (uint8_t)letter;
     *hashed = false;
-    if (len == 64 && hex_is_lower(value, 64)) {
+    if (len == 64 && lower_hex32(value, out + 2)) {
         out[1] = TAG_CODE_HEX;
-        hex_decode(value, 64, out + 2, 32);
         return 34;
     }
     if (len <= TAG_RAW_MAX) {
@@ -279,8 +296,6 @@ static int index_event(store *s, MDB_txn *txn, const event *ev, uint64_t levid, 
     int rc;
     if ((rc = key_op(txn, s->dbi[DB_TS], suffix, 16, add))) return rc;
     memcpy(key, ev->pubkey, 32);
-    memcpy(key + 32, suffix, 16);
-    if ((rc = key_op(txn, s->dbi[DB_PUBKEY], key, 48, add))) return rc;
     put_be32(key + 32, ev->kind);
     memcpy(key + 36, suffix, 16);
     if ((rc = key_op(txn, s->dbi[DB_PUBKEY_KIND], key, 52, add))) return rc;

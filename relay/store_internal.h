@@ -14,7 +14,6 @@ enum {
     DB_EVENTS = 0,  /* levid (u64, MDB_INTEGERKEY) -> header ‖ json */
     DB_ID,          /* id32 -> levid (u64 native) */
     DB_TS,          /* ts8 ‖ levid8 -> "" */
-    DB_PUBKEY,      /* pubkey32 ‖ ts8 ‖ levid8 -> "" */
     DB_KIND,        /* kind4 ‖ ts8 ‖ levid8 -> "" */
     DB_PUBKEY_KIND, /* pubkey32 ‖ kind4 ‖ ts8 ‖ levid8 -> "" */
     DB_TAG,         /* letter ‖ code ‖ value ‖ ts8 ‖ levid8 -> "" */
