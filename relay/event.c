@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- shared secp256k1 context (read-only after creation: thread-safe) ---- */
 
@@ -72,13 +75,8 @@ static void set_err(char *err, size_t errlen, const char *why) {
 
 /* ---- serialisation of strings in the two forms ---- */
 
-static bool needs_escape[256];
-static bool needs_escape_ready;
-
-static void init_escape_table(void) {
-    for (int c = 0; c < 256; c++) needs_escape[c] = c < 0x20 || c == '"' || c == '\\';
-    __atomic_store_n(&needs_escape_ready, true, __ATOMIC_RELEASE);
-}
+/* Bytes that are escaped in at least one of the two forms. */
+static const bool needs_escape[256] = {[0x00 ... 0x1f] = true, ['"'] = true, ['\\'] = true};
 
 static size_t str_out_len(const char *s, size_t n, event_id_form form) {
     size_t out = n + 2;
@@ -91,13 +89,31 @@ static size_t str_out_len(const char *s, size_t n, event_id_form form) {
     return out;
 }
 
+/* Number of leading bytes of s[0..n) written as they are in both forms. */
+static inline size_t raw_run(const char *s, size_t n) {
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1f);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        /* max(v, 0x1f) == 0x1f  <=>  v <= 0x1f (unsigned) */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
+        int bits = _mm_movemask_epi8(m);
+        if (bits) return i + (size_t)__builtin_ctz((unsigned)bits);
+        i += 16;
+    }
+#endif
+    while (i < n && !needs_escape[(unsigned char)s[i]]) i++;
+    return i;
+}
+
 static char *write_str(char *o, const char *s, size_t n, event_id_form form) {
     static const char hexd[] = "0123456789abcdef";
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        size_t j = i;
-        while (j < n && !needs_escape[(unsigned char)s[j]]) j++;
+        size_t j = i + raw_run(s + i, n - i);
         memcpy(o, s + i, j - i);
         o += j - i;
         if (j >= n) break;
@@ -269,19 +285,31 @@ static int field_of(const json_string *k) {
     return 0;
 }
 
+/* Decodes exactly 2*n lower-case hex characters; false on anything else. */
+static bool lower_hex_decode(const char *in, uint8_t *out, size_t n) {
+    for (size_t i = 0; i < 2 * n; i++) {
+        unsigned c = (unsigned char)in[i], v;
+        if (c - '0' < 10) v = c - '0';
+        else if (c - 'a' < 6) v = c - 'a' + 10;
+        else return false;
+        if (i & 1) out[i / 2] = (uint8_t)(out[i / 2] | v);
+        else out[i / 2] = (uint8_t)(v << 4);
+    }
+    return true;
+}
+
 static bool read_hex_field(json_reader *r, uint8_t *out, size_t n, const char *what, const char **why) {
     json_string s;
-    if (!json_read_string(r, &s) || s.escaped || s.raw_len != 2 * n || !hex_is_lower(s.raw, s.raw_len)) {
+    if (!json_read_string(r, &s) || s.escaped || s.raw_len != 2 * n || !lower_hex_decode(s.raw, out, n)) {
         *why = what;
         return false;
     }
-    hex_decode(s.raw, s.raw_len, out, n);
     return true;
 }
 
 /* Validates the event object and measures it; fills id, pubkey, sig, created_at, kind. */
 static bool scan_event(event *ev, const char *json, size_t len, const event_limits *lim,
-                       event_scan *sc, const char **why) {
+                       event_scan *sc, const char **why, size_t *used) {
     json_reader r;
     json_string key;
     uint32_t idx = 0;
@@ -289,7 +317,7 @@ static bool scan_event(event *ev, const char *json, size_t len, const event_limi
     uint64_t v;
     memset(sc, 0, sizeof *sc);
     *why = NULL;
-    if (lim && lim->max_json_length && len > lim->max_json_length) {
+    if (!used && lim && lim->max_json_length && len > lim->max_json_length) {
         *why = "event too large";
         return false;
     }
@@ -380,7 +408,12 @@ static bool scan_event(event *ev, const char *json, size_t len, const event_limi
         if (r.err) goto json_error;
     }
     if (k < 0) goto json_error;
-    if (!json_at_end(&r)) { *why = "trailing data after event"; return false; }
+    if (lim && lim->max_json_length && (size_t)(r.p - json) > lim->max_json_length) {
+        *why = "event too large";
+        return false;
+    }
+    if (used) *used = (size_t)(r.p - json);
+    else if (!json_at_end(&r)) { *why = "trailing data after event"; return false; }
     if (seen != F_ALL) {
         static const char *missing[] = {"missing id", "missing pubkey", "missing created_at", "missing kind",
                                         "missing tags", "missing content", "missing sig"};
@@ -464,18 +497,13 @@ static void claimed_id(const char *json, size_t len, char *id_hex_out) {
     }
 }
 
-static void init_tables(void) {
-    if (!__atomic_load_n(&needs_escape_ready, __ATOMIC_ACQUIRE)) init_escape_table();
-}
-
-int event_parse(event *ev, const char *json, size_t len, const event_limits *lim,
-                char *err, size_t errlen, char *id_hex_out) {
+int event_parse_prefix(event *ev, const char *json, size_t len, size_t *used, const event_limits *lim,
+                       char *err, size_t errlen, char *id_hex_out) {
     event_scan sc;
     const char *why;
-    init_tables();
     memset(ev, 0, sizeof *ev);
     if (id_hex_out) id_hex_out[0] = 0;
-    if (!scan_event(ev, json, len, lim, &sc, &why)) {
+    if (!scan_event(ev, json, len, lim, &sc, &why, used)) {
         set_err(err, errlen, why);
         goto fail;
     }
@@ -493,6 +521,10 @@ int event_parse(event *ev, const char *json, size_t len, const event_limits *lim
         set_err(err, errlen, "event id does not match its content");
         goto fail;
     }
+    if (id_hex_out) {
+        memcpy(id_hex_out, ev->json + 7, 64);
+        id_hex_out[64] = 0;
+    }
     return 0;
 fail:
     if (id_hex_out) claimed_id(json, len, id_hex_out);
@@ -500,12 +532,16 @@ fail:
     return -1;
 }
 
+int event_parse(event *ev, const char *json, size_t len, const event_limits *lim,
+                char *err, size_t errlen, char *id_hex_out) {
+    return event_parse_prefix(ev, json, len, NULL, lim, err, errlen, id_hex_out);
+}
+
 int event_parse_trusted(event *ev, const char *json, size_t len) {
     event_scan sc;
     const char *why;
-    init_tables();
     memset(ev, 0, sizeof *ev);
-    if (!scan_event(ev, json, len, NULL, &sc, &why) || !fill_event(ev, &sc, len + 1)) {
+    if (!scan_event(ev, json, len, NULL, &sc, &why, NULL) || !fill_event(ev, &sc, len + 1)) {
         event_free(ev);
         return -1;
     }
@@ -526,7 +562,6 @@ bool event_verify_sig(const event *ev) {
 int event_build_signed(event *ev, const uint8_t seckey[32], int64_t created_at, uint32_t kind,
                        const char *const *const *tags, uint32_t tag_count,
                        const char *content, size_t content_len) {
-    init_tables();
     memset(ev, 0, sizeof *ev);
     if (created_at < 0 || kind > 65535 || content_len > UINT32_MAX) return -1;
     const secp256k1_context *ctx = secp();
@@ -600,7 +635,6 @@ int event_build_signed(event *ev, const uint8_t seckey[32], int64_t created_at, 
 }
 
 char *event_canonical_strict(const event *ev, size_t *len_out) {
-    init_tables();
     size_t cap = 128 + tags_out_len(ev, EVENT_ID_STRICT) + str_out_len(ev->content.ptr, ev->content.len,
                                                                        EVENT_ID_STRICT);
     char *buf = malloc(cap);

@@ -78,9 +78,15 @@ static inline const event_str *event_tag_str(const event *ev, uint32_t tag, uint
  * `json`. Does NOT check the signature.
  * Returns 0, or -1 with a NIP-01 style message in err ("invalid: ..."). On error
  * `id_hex_out` (if not NULL, 65 bytes) receives the claimed id when it could be read
- * (so the caller can answer OK false for it), else "". */
+ * (so the caller can answer OK false for it), else ""; on success, the id. */
 int event_parse(event *ev, const char *json, size_t len, const event_limits *lim,
                 char *err, size_t errlen, char *id_hex_out);
+
+/* Same as event_parse for an object followed by more text (an event inside a
+ * larger message): *used receives the length of the object; what follows it is
+ * not examined. On success id_hex_out (if not NULL) also receives the id. */
+int event_parse_prefix(event *ev, const char *json, size_t len, size_t *used, const event_limits *lim,
+                       char *err, size_t errlen, char *id_hex_out);
 
 /* Verifies the BIP-340 Schnorr signature over the id. Thread-safe. */
 bool event_verify_sig(const event *ev);

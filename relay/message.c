@@ -65,11 +65,23 @@ message_error message_parse(client_message *m, const char *data, size_t len,
         return fail(MSG_ERR_NOTICE, err, errlen, "invalid: message must be a JSON array");
     if (json_array_next(&r, &idx) != 1 || json_peek(&r) != JSON_STRING || !json_read_string(&r, &type))
         return fail(MSG_ERR_NOTICE, err, errlen, "invalid: message must start with a type string");
+    /* The event of EVENT/AUTH is parsed where it stands (one pass over it). */
+    bool is_event = json_string_is(&type, "EVENT") || json_string_is(&type, "AUTH");
+    int ev_rc = -1;
+    char ev_err[256] = "";
     while ((k = json_array_next(&r, &idx)) == 1) {
         if (n >= MSG_MAX_ELEMENTS) return fail(MSG_ERR_NOTICE, err, errlen, "invalid: message has too many elements");
         el[n].type = json_peek(&r);
         el[n].p = r.p;
-        if (!json_skip_value(&r)) break;
+        if (is_event && n == 0 && el[n].type == JSON_OBJECT) {
+            size_t used = 0;
+            ev_rc = event_parse_prefix(&m->ev, r.p, (size_t)(r.end - r.p), &used, &lim->event, ev_err,
+                                       sizeof ev_err, m->id_hex);
+            if (ev_rc == 0) r.p += used;
+            else if (!json_skip_value(&r)) break;
+        } else if (!json_skip_value(&r)) {
+            break;
+        }
         el[n].len = (size_t)(r.p - el[n].p);
         n++;
     }
@@ -79,15 +91,11 @@ message_error message_parse(client_message *m, const char *data, size_t len,
     }
     if (!json_at_end(&r)) return fail(MSG_ERR_NOTICE, err, errlen, "invalid: trailing data after message");
 
-    if (json_string_is(&type, "EVENT") || json_string_is(&type, "AUTH")) {
+    if (is_event) {
         m->type = json_string_is(&type, "EVENT") ? MSG_EVENT : MSG_AUTH;
         if (n == 0) return fail(MSG_ERR_NOTICE, err, errlen, "invalid: missing event");
         if (el[0].type != JSON_OBJECT) return fail(MSG_ERR_NOTICE, err, errlen, "invalid: event must be a JSON object");
-        if (event_parse(&m->ev, el[0].p, el[0].len, &lim->event, why, sizeof why, m->id_hex) != 0)
-            return fail(m->id_hex[0] ? MSG_ERR_OK_FALSE : MSG_ERR_NOTICE, err, errlen, why);
-        /* id_hex of the parsed event, for the OK answer. */
-        memcpy(m->id_hex, m->ev.json + 7, 64);
-        m->id_hex[64] = 0;
+        if (ev_rc != 0) return fail(m->id_hex[0] ? MSG_ERR_OK_FALSE : MSG_ERR_NOTICE, err, errlen, ev_err);
         if (n != 1) {
             event_free(&m->ev);
             return fail(MSG_ERR_OK_FALSE, err, errlen, "invalid: unexpected extra elements after the event");
