@@ -7,7 +7,10 @@
  * Several processes run at once; each decision has a timeout; a process that times
  * out, crashes or answers garbage has its whole process group killed and is
  * restarted, and the event gets write_policy_default with a clear message. A
- * changed program file is picked up without restarting the relay. */
+ * changed program file is picked up without restarting the relay.
+ * When both are configured, the write policy decides first and only the events
+ * it accepts go to the kind script. Details and messages: docs/PLUGINS.md.
+ * Creating a runner sets SIGPIPE to ignored if it was at its default. */
 #ifndef G1_POLICY_RUNNER_H
 #define G1_POLICY_RUNNER_H
 #include "config.h"
@@ -23,7 +26,12 @@ typedef void (*policy_done_fn)(void *job, plugin_verdict verdict, const char *ms
 /* NULL with err empty when neither write_policy nor filter_dir is configured. */
 policy_runner *policy_runner_new(const config *cfg, char *err, size_t errlen);
 void policy_runner_free(policy_runner *r);
-/* Queues ev for decision. The runner copies what it needs; ev may be freed after. */
+/* Queues ev for decision. The runner copies what it needs; ev may be freed after.
+ * Never blocks beyond a mutex-protected queue push. When policy_queue_max events
+ * are already waiting or being decided, done still comes from the runner thread,
+ * with PLUGIN_REJECT and "rate-limited: policy queue full, try again later".
+ * policy_runner_free answers events still queued with "error: relay is shutting
+ * down"; do not submit after (or while) freeing. */
 void policy_runner_submit(policy_runner *r, const event *ev, const plugin_source *src,
                           void *job, policy_done_fn done);
 #endif

@@ -130,7 +130,7 @@ test('write policy: a replaced program is picked up without restarting the relay
   let r = await c.publish(makeEvent(k, { content: 'before' }));
   assert.equal(r.ok, true, show(r.raw));
   copyExecutable(path.join(policies, 'reject_all.sh'), program);
-  await sleep(1300); // the file is checked at most once a second
+  await sleep(1600); // the file is checked at most once a second
   r = await c.publish(makeEvent(k, { content: 'after' }));
   assert.equal(r.ok, false, show(r.raw));
   assert.equal(r.message, 'blocked: not welcome here');

@@ -386,11 +386,15 @@ static void test_ratelimit(void) {
     CHECK(strncmp(msg, "rate-limited: ", 14) == 0);
     CHECK_EQ_INT(plugin_chain_decide(c, &ev, &b, msg, sizeof msg), PLUGIN_ACCEPT); /* other address */
     for (int i = 0; i < 10; i++) CHECK_EQ_INT(plugin_chain_decide(c, &ev, &imp, msg, sizeof msg), PLUGIN_ACCEPT);
-    /* 600/min = one token per 100 ms */
+    /* 600/min = one token per 100 ms: after ~250 ms two or three tokens are back
+     * (bounded by the time that really passed and by the burst) */
+    int64_t t_empty = now_ms();
     sleep_ms(250);
-    CHECK_EQ_INT(plugin_chain_decide(c, &ev, &a, msg, sizeof msg), PLUGIN_ACCEPT);
-    CHECK_EQ_INT(plugin_chain_decide(c, &ev, &a, msg, sizeof msg), PLUGIN_ACCEPT);
-    CHECK_EQ_INT(plugin_chain_decide(c, &ev, &a, msg, sizeof msg), PLUGIN_REJECT);
+    int refilled = 0;
+    while (refilled < 10 && plugin_chain_decide(c, &ev, &a, msg, sizeof msg) == PLUGIN_ACCEPT) refilled++;
+    int64_t elapsed = now_ms() - t_empty;
+    CHECK(refilled >= 2);
+    CHECK(refilled <= 3 && refilled <= elapsed / 100 + 1);
     /* IPv6 addresses in the same /64 share a bucket */
     plugin_source v6a = {.source_type = "IP6", .source_info = "2001:db8:1:2::1"};
     plugin_source v6b = {.source_type = "IP6", .source_info = "2001:db8:1:2:ffff::9"};
@@ -801,7 +805,7 @@ static void test_runner_replaced(void) {
     CHECK(copy_file(src, script) == 0);
     CHECK(wait_result(&slow, 3000));
     CHECK_EQ_INT(slow.v, PLUGIN_ACCEPT); /* the old process finished its event */
-    sleep_ms(1200);                      /* the file is checked at most once a second */
+    sleep_ms(1500);                      /* the file is checked at most once a second */
     result r = decide_one(pr, 1, "after", NULL, 3000);
     CHECK_EQ_INT(r.v, PLUGIN_REJECT);
     CHECK_EQ_STR(r.msg, "blocked: not welcome here");
