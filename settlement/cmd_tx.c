@@ -115,6 +115,13 @@ static int tx_sign_and_print(const tx_args *a) {
         total += transfers[i].amount;
     }
 
+    uint64_t existential = 0;
+    if (metadata_constant_uint(md, "Balances", "ExistentialDeposit", &existential) == 0)
+        for (size_t i = 0; i < a->to_count; i++)
+            if (transfers[i].amount < existential)
+                fprintf(stderr, "g1relay tx: warning: %llu centimes is below the existential deposit (%llu): "
+                        "the transfer fails if %s holds less than that\n", (unsigned long long)transfers[i].amount,
+                        (unsigned long long)existential, a->to[i]);
     g1_keypair kp;
     memset(&kp, 0, sizeof kp);
     int kr = a->from_dunikey ? secret_load_dunikey(a->from_dunikey, &kp, err, sizeof err)

@@ -51,9 +51,13 @@ static int wallet_open(const wallet_args *a, bool create, keystore **ks) {
     size_t plen = 0;
     char err[300];
     if (keystore_passphrase_load(a->passphrase_file, &pass, &plen, err, sizeof err) < 0) return cli_fail("wallet", "%s", err);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", a->data_dir, KEYSTORE_FILE);
+    bool existed = access(path, F_OK) == 0;
     int rc = keystore_open(a->data_dir, pass, plen, create, ks, err, sizeof err);
     keystore_passphrase_free(pass, plen);
     if (rc < 0) return cli_fail("wallet", "%s", err);
+    if (!existed) fprintf(stderr, "g1relay wallet: created a new keystore %s (keep its passphrase safe)\n", path);
     return 0;
 }
 

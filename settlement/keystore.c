@@ -508,3 +508,62 @@ int keystore_signer_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[
     keystore_signer *s = ctx;
     return keystore_sign(s->ks, s->nostr_pubkey, msg, len, sig);
 }
+
+int keystore_reload(keystore *ks, bool *changed, char *err, size_t errlen) {
+    pthread_mutex_lock(&ks->lock);
+    uint8_t *data = NULL, *plain = NULL;
+    size_t len = 0;
+    int rc = -1;
+    *changed = false;
+    int r = ks_read_file(ks->path, &data, &len, err, errlen);
+    if (r == 1) { ks_fail(err, errlen, "%s disappeared", ks->path); goto out; }
+    if (r < 0) goto out;
+    if (len < KS_HEADER + crypto_aead_xchacha20poly1305_ietf_ABYTES || memcmp(data, KS_MAGIC, 4) != 0) {
+        ks_fail(err, errlen, "%s is not a g1relay keystore (or is truncated)", ks->path);
+        goto out;
+    }
+    if (memcmp(data + KS_HEADER - KS_NONCE, ks->file_nonce, KS_NONCE) == 0) { rc = 0; goto out; }
+    uint8_t header[KS_HEADER];
+    ks_header(ks, data + KS_HEADER - KS_NONCE, header);
+    if (memcmp(header, data, KS_HEADER) != 0) {
+        ks_fail(err, errlen, "%s was re-keyed (new salt or parameters); reopen it with the passphrase", ks->path);
+        goto out;
+    }
+    size_t plain_len = len - KS_HEADER - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    plain = sodium_malloc(plain_len ? plain_len : 1);
+    if (!plain) { ks_fail(err, errlen, "out of memory"); goto out; }
+    unsigned long long got;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, data + KS_HEADER, len - KS_HEADER, data, KS_HEADER,
+                                                   data + KS_HEADER - KS_NONCE, ks->key) != 0) {
+        ks_fail(err, errlen, "%s cannot be decrypted with the open key (corrupted?)", ks->path);
+        goto out;
+    }
+    /* parse into fresh state, keep the old one until it succeeds */
+    ks_wallet *old_wallets = ks->wallets;
+    size_t old_count = ks->wallet_count, old_cap = ks->wallet_cap;
+    bool old_have_station = ks->have_station;
+    uint8_t old_station[32];
+    memcpy(old_station, ks->station, 32);
+    ks->wallets = NULL;
+    ks->wallet_count = ks->wallet_cap = 0;
+    ks->have_station = false;
+    if (ks_parse_plain(ks, plain, (size_t)got, err, errlen) < 0) {
+        if (ks->wallets) sodium_free(ks->wallets);
+        ks->wallets = old_wallets;
+        ks->wallet_count = old_count;
+        ks->wallet_cap = old_cap;
+        ks->have_station = old_have_station;
+        memcpy(ks->station, old_station, 32);
+    } else {
+        if (old_wallets) sodium_free(old_wallets);
+        memcpy(ks->file_nonce, data + KS_HEADER - KS_NONCE, KS_NONCE);
+        *changed = true;
+        rc = 0;
+    }
+    sodium_memzero(old_station, sizeof old_station);
+out:
+    if (plain) sodium_free(plain);
+    free(data);
+    pthread_mutex_unlock(&ks->lock);
+    return rc;
+}

@@ -36,6 +36,10 @@ void keystore_passphrase_free(char *pass, size_t len);
 int keystore_open(const char *data_dir, const char *passphrase, size_t passphrase_len, bool create,
                   keystore **out, char *err, size_t errlen);
 void keystore_close(keystore *ks);
+/* Picks up changes written by another process (e.g. `g1relay wallet create` while
+ * the relay runs): re-reads the file if it changed, with the key already derived.
+ * *changed tells whether anything was reloaded. On error the loaded state is kept. */
+int keystore_reload(keystore *ks, bool *changed, char *err, size_t errlen);
 
 size_t keystore_wallet_count(keystore *ks);
 /* Wallet i (in insertion order): bound Nostr pubkey and account id. 0 or -1. */

@@ -97,6 +97,32 @@ static void test_round_trip(void) {
     memset(nostr3, 0x44, 32);
     CHECK_EQ_INT(keystore_add(ks, nostr3, seed1, err, sizeof err), 0);
     if (other) {
+        /* reload picks the new wallet up; a second reload changes nothing */
+        keystore *third = NULL;
+        CHECK_EQ_INT(keystore_open(dir, "correct horse", 13, false, &third, err, sizeof err), 0);
+        bool changed = true;
+        if (third) {
+            CHECK_EQ_INT(keystore_reload(third, &changed, err, sizeof err), 0);
+            CHECK(!changed);
+            keystore_close(third);
+        }
+        CHECK_EQ_INT(keystore_find(other, nostr3, acct), -1);
+        CHECK_EQ_INT(keystore_reload(other, &changed, err, sizeof err), 0);
+        CHECK(changed);
+        CHECK_EQ_INT(keystore_find(other, nostr3, acct), 0);
+        CHECK_EQ_INT(keystore_wallet_count(other), 3);
+        uint8_t st2[32];
+        CHECK_EQ_INT(keystore_station_key(other, st2), 0);
+        CHECK_EQ_INT(keystore_reload(other, &changed, err, sizeof err), 0);
+        CHECK(!changed);
+        keystore_close(other);
+        other = NULL;
+        CHECK_EQ_INT(keystore_open(dir, "correct horse", 13, false, &other, err, sizeof err), 0);
+        uint8_t nostr5[32];
+        memset(nostr5, 0x66, 32);
+        CHECK_EQ_INT(keystore_add(ks, nostr5, seed2, err, sizeof err), 0);
+    }
+    if (other) {
         uint8_t nostr4[32];
         memset(nostr4, 0x55, 32);
         CHECK_EQ_INT(keystore_add(other, nostr4, seed2, err, sizeof err), -1);
