@@ -668,6 +668,14 @@ static void test_runner_write_policy(void) {
     r = decide_one(pr, 1, "policy:shadow", NULL, 3000);
     CHECK_EQ_INT(r.v, PLUGIN_SHADOW_REJECT);
 
+    /* a line larger than a pipe buffer (64 KiB) is written in several steps */
+    char *big = malloc(120001);
+    memset(big, 'x', 120000);
+    big[120000] = 0;
+    r = decide_one(pr, 1, big, NULL, 5000);
+    CHECK_EQ_INT(r.v, PLUGIN_ACCEPT);
+    free(big);
+
     /* the input fields the program sees */
     plugin_source authed = {.source_type = "IP6", .source_info = "2001:db8::5", .authed = true};
     memset(authed.authed_pubkey, 0xab, 32);
@@ -831,6 +839,19 @@ static void test_runner_filter_dir(void) {
     r = decide_one(pr, 7, "+", NULL, 3000);
     CHECK_EQ_INT(r.v, PLUGIN_REJECT);
     CHECK_EQ_STR(r.msg, "blocked: reactions are closed");
+    char *big = malloc(120001);
+    memset(big, 'y', 120000);
+    big[120000] = 0;
+    r = decide_one(pr, 1, big, NULL, 5000); /* passed as $1: under the 128 KiB argument limit */
+    CHECK_EQ_INT(r.v, PLUGIN_ACCEPT);
+    free(big);
+    big = malloc(140001);
+    memset(big, 'z', 140000);
+    big[140000] = 0;
+    r = decide_one(pr, 1, big, NULL, 5000); /* over it: the default, with a clear message */
+    CHECK_EQ_INT(r.v, PLUGIN_REJECT);
+    CHECK_EQ_STR(r.msg, "error: event too large for the filter script");
+    free(big);
     r = decide_one(pr, 3, "no script for kind 3", NULL, 3000);
     CHECK_EQ_INT(r.v, PLUGIN_ACCEPT);
     r = decide_one(pr, 12, "script not executable", NULL, 3000);
