@@ -134,7 +134,46 @@ static void test_file(const char *file, uint64_t expect_prefix) {
     free(raw);
 }
 
+/* Random byte changes anywhere: each parse either fails cleanly or yields a
+ * metadata whose lookups stay in bounds (ASan watches). */
+static void test_mutations(const char *file) {
+    char path[512], err[256];
+    shared_path(path, sizeof path, file);
+    size_t len;
+    uint8_t *raw = read_all(path, &len);
+    CHECK(raw != NULL);
+    if (!raw) return;
+    uint32_t state = 12345;
+    int parsed = 0, refused = 0;
+    for (int i = 0; i < 300; i++) {
+        state = state * 1103515245u + 12345u;
+        size_t at = (state >> 3) % len;
+        uint8_t saved = raw[at];
+        raw[at] ^= (uint8_t)(1u << (state % 8)) | 0x40;
+        metadata *md = metadata_parse(raw, len, err, sizeof err);
+        if (md) {
+            parsed++;
+            metadata_call c;
+            uint64_t v;
+            metadata_find_call(md, "Balances", "transfer_keep_alive", &c);
+            metadata_find_call(md, "Utility", "batch_all", &c);
+            metadata_constant_uint(md, "System", "SS58Prefix", &v);
+            for (size_t k = 0; k < metadata_extension_count(md); k++)
+                metadata_type_is_empty(md, metadata_extension_extra_type(md, k));
+            metadata_free(md);
+        } else {
+            refused++;
+            CHECK(strlen(err) > 0);
+        }
+        raw[at] = saved;
+    }
+    CHECK_EQ_INT(parsed + refused, 300);
+    CHECK(refused > 0);
+    free(raw);
+}
+
 UNIT_MAIN({
+    test_mutations("g1_metadata.scale");
     test_file("g1_metadata.scale", 4450);
     test_file("gdev_metadata.scale", 42);
     char err[256];
