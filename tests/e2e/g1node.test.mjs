@@ -419,6 +419,30 @@ describe('faults', () => {
     assert.deepEqual((await node.ledger()).slice(0, ledgerBefore.length), ledgerBefore);
   });
 
+  test('supervised: the node restarts by itself on the same port and keeps its ledger', async () => {
+    const sup = await new NodeProcess({ blockMs: 200, supervised: true, genesisBalances: { [address(alice)]: 50_000 } }).start();
+    try {
+      const hex = await signed(sup, alice, B.transferKeepAlive(dest, 2400));
+      const hash = await sup.rpc('author_submitExtrinsic', [hex]);
+      await includedIn(sup, hash);
+      await sup.fault({ mode: 'restart' });
+      await sleep(100);
+      await waitFor(async () => { try { return (await sup.ledger()).some((e) => e.extrinsicHash === hash); } catch { return false; } }, { timeoutMs: 10000, what: 'supervised restart' });
+      assert.ok(sup.output.includes('starting it again'), 'the node really restarted');
+      assert.equal(sup.proc.exitCode, null, 'the supervisor keeps running');
+    } finally { await sup.stop(); }
+  });
+
+  test('a state journal cut in the middle of a line is repaired on start', async () => {
+    const bestBefore = await node.bestNumber();
+    await node.kill();
+    fs.appendFileSync(node.stateFile, '{"type":"block","block":{"number":');
+    await node.start();
+    assert.ok(await node.bestNumber() >= bestBefore);
+    const hex = await signed(node, alice, B.transferKeepAlive(dest, 2500));
+    await includedIn(node, await node.rpc('author_submitExtrinsic', [hex]));
+  });
+
   test('CLI fault flag: a node started stalled does not answer at first', async () => {
     const n2 = await new NodeProcess({ blockMs: 200, faults: ['stall:1'] }).start();
     try {
@@ -426,6 +450,26 @@ describe('faults', () => {
       await sleep(900);
       await n2.rpc('system_health');
     } finally { await n2.stop(); }
+  });
+});
+
+describe('gdev runtime', () => {
+  test('the gdev metadata drives the node: prefix 42, its existential deposit, a transfer applies', async () => {
+    const G = await ExtrinsicBuilder.create('gdev');
+    const alice = keyFromName('alice');
+    const node = await new NodeProcess({ blockMs: 150, runtime: 'gdev', genesisBalances: { [address(alice, 42)]: 100_000 } }).start();
+    try {
+      assert.equal((await node.rpc('system_properties')).ss58Format, 42);
+      const ed = BigInt(G.reg.createType('u64', G.md.asLatest.pallets.find((p) => p.name.toString() === 'Balances').constants.find((c) => c.name.toString() === 'ExistentialDeposit').value).toString());
+      const info = await chainInfo(node);
+      const to = keyFromName('gdev-dest');
+      const below = G.sign(alice, G.transferKeepAlive(to.publicKey, Number(ed) - 1), { ...info, nonce: 0 });
+      const ok = G.sign(alice, G.transferKeepAlive(to.publicKey, Number(ed)), { ...info, nonce: 1 });
+      await node.rpc('author_submitExtrinsic', [below]);
+      await node.rpc('author_submitExtrinsic', [ok]);
+      await includedIn(node, extrinsicHash(ok));
+      assert.deepEqual((await node.ledger()).map((e) => [e.to, e.amount]), [[address(to, 42), Number(ed)]]);
+    } finally { await node.stop(); }
   });
 });
 

@@ -10,7 +10,7 @@ import { u8aConcat, u8aToHex, hexToU8a, compactToU8a, isHex } from '@polkadot/ut
 import { validateExtrinsic, eraBirth, ERR } from './validate.mjs';
 import { applyCall, Overlay, DispatchError, unsupportedCall } from './dispatch.mjs';
 
-const STATE_VERSION = 1;
+const STATE_VERSION = 2;
 const MAX_POOL = 8192;
 
 // Account id (hex) from SS58 (any prefix) or 0x-hex of 32 bytes; throws on anything else.
@@ -42,10 +42,11 @@ export class Chain extends EventEmitter {
     this.banned = new Map(); // hash -> until (ms)
     this.poolSeq = 0;
     if (this.stateFile && fs.existsSync(this.stateFile) && fs.statSync(this.stateFile).size > 0) {
-      this.load(JSON.parse(fs.readFileSync(this.stateFile, 'utf8')));
+      this.load();
     } else {
       this.initGenesis(opts);
-      this.save();
+      if (this.stateFile) fs.writeFileSync(this.stateFile, '');
+      this.persist({ type: 'genesis', version: STATE_VERSION, runtime: this.rt.name, specVersion: this.specVersion, txVersion: this.txVersion, block: this.blocks[0] });
     }
   }
 
@@ -86,35 +87,65 @@ export class Chain extends EventEmitter {
     return blake2AsHex(JSON.stringify(ids.map((id) => [id, this.accounts.get(id).nonce, this.accounts.get(id).free.toString()])), 256);
   }
 
-  save() {
+  // The state file is a journal, one JSON record per line: genesis, then blocks (with their ledger
+  // entries and the finalized number), balance overrides and runtime version changes. Appending
+  // keeps each block O(1); a line cut short by a kill is dropped on load.
+  persist(record) {
     if (!this.stateFile) return;
-    const state = {
-      version: STATE_VERSION, runtime: this.rt.name, specVersion: this.specVersion, txVersion: this.txVersion,
-      finalizedNumber: this.finalizedNumber, blocks: this.blocks, ledger: this.ledger,
-    };
-    const tmp = `${this.stateFile}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(state, bigJson));
-    fs.renameSync(tmp, this.stateFile);
+    fs.appendFileSync(this.stateFile, `${JSON.stringify(record, bigJson)}\n`);
   }
 
-  load(state) {
-    if (state.version !== STATE_VERSION) throw new Error('state file version mismatch');
-    if (state.runtime !== this.rt.name) throw new Error(`state file is for runtime ${state.runtime}`);
-    this.specVersion = state.specVersion;
-    this.txVersion = state.txVersion;
-    this.blocks = state.blocks;
-    this.byHash = new Map(this.blocks.map((b) => [b.hash, b]));
-    this.finalizedNumber = state.finalizedNumber;
-    this.ledger = state.ledger.map((e) => ({ ...e, amount: BigInt(e.amount) }));
+  load() {
+    const text = fs.readFileSync(this.stateFile, 'utf8');
+    const lines = text.split('\n');
+    let goodBytes = 0;
+    const records = [];
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i] === '') { if (i < lines.length - 1) goodBytes += 1; continue; }
+      let rec;
+      try { rec = JSON.parse(lines[i]); } catch { break; }
+      if (i === lines.length - 1) break; // no newline yet: incomplete write
+      records.push(rec);
+      goodBytes += Buffer.byteLength(lines[i]) + 1;
+    }
+    if (goodBytes < Buffer.byteLength(text)) fs.truncateSync(this.stateFile, goodBytes);
+    const [genesis, ...rest] = records;
+    if (!genesis || genesis.type !== 'genesis' || genesis.version !== STATE_VERSION) throw new Error('state file: no genesis record of this version');
+    if (genesis.runtime !== this.rt.name) throw new Error(`state file is for runtime ${genesis.runtime}`);
+    this.specVersion = genesis.specVersion;
+    this.txVersion = genesis.txVersion;
+    this.blocks = [];
+    this.byHash = new Map();
     this.accounts = new Map();
     this.included = new Map();
-    for (const b of this.blocks) {
-      for (const [id, a] of Object.entries(b.diff)) {
-        if (BigInt(a.free) === 0n) this.accounts.delete(id);
-        else this.accounts.set(id, { nonce: a.nonce, free: BigInt(a.free) });
+    this.ledger = [];
+    this.finalizedNumber = 0;
+    this.replayBlock(genesis.block);
+    for (const rec of rest) {
+      if (rec.type === 'block') {
+        this.replayBlock(rec.block);
+        for (const e of rec.ledger) this.ledger.push({ ...e, amount: BigInt(e.amount) });
+        this.finalizedNumber = rec.finalized;
+      } else if (rec.type === 'balance') {
+        this.applyBalance(rec.id, BigInt(rec.free));
+      } else if (rec.type === 'runtime') {
+        this.specVersion = rec.specVersion;
+        this.txVersion = rec.txVersion;
+      } else {
+        throw new Error(`state file: unknown record ${rec.type}`);
       }
-      b.extrinsics.forEach((x, index) => this.included.set(blake2AsHex(hexToU8a(x), 256), { block: b.number, index }));
     }
+  }
+
+  replayBlock(b) {
+    if (b.number !== this.blocks.length) throw new Error(`state file: block ${b.number} out of order`);
+    this.blocks.push(b);
+    this.byHash.set(b.hash, b);
+    for (const [id, a] of Object.entries(b.diff)) {
+      if (BigInt(a.free) === 0n) this.accounts.delete(id);
+      else this.accounts.set(id, { nonce: a.nonce, free: BigInt(a.free) });
+    }
+    b.extrinsics.forEach((x, index) => { if (index > 0) this.included.set(blake2AsHex(hexToU8a(x), 256), { block: b.number, index }); });
   }
 
   // ---- read access ---------------------------------------------------------------------------
@@ -254,7 +285,7 @@ export class Chain extends EventEmitter {
     const chosen = this.selectTransactions(number);
     const state = new Overlay(this.accounts);
     const extrinsics = [this.timestampInherent(now)];
-    const records = [this.rt.eventRecord({ applyExtrinsic: 0 }, this.rt.encodeEvent('System', 'ExtrinsicSuccess', { dispatch_info: this.dispatchInfo('Mandatory', 'No') }))];
+    const records = [this.rt.eventRecord({ applyExtrinsic: 0 }, this.rt.encodeEvent('System', 'ExtrinsicSuccess', { dispatch_info: this.dispatchInfo('Mandatory', 'Yes') }))];
     const applied = [];
     // Apply in submission order, but each sender's transactions in nonce order: take, round after
     // round, every transaction whose nonce is the sender's current one.
@@ -305,6 +336,7 @@ export class Chain extends EventEmitter {
     const block = { number, hash, header: header.toJSON(), extrinsics, eventsHex: u8aToHex(this.rt.encodeEventRecords(records)), diff };
     this.blocks.push(block);
     this.byHash.set(hash, block);
+    const ledgerStart = this.ledger.length;
     for (const a of applied) {
       this.pool.delete(a.tx.hash);
       this.ban(a.tx.hash);
@@ -320,7 +352,7 @@ export class Chain extends EventEmitter {
     const finalTarget = Math.max(0, number - this.finalityLag);
     for (let n = this.finalizedNumber + 1; n <= finalTarget; n++) newlyFinal.push(this.blocks[n]);
     this.finalizedNumber = Math.max(this.finalizedNumber, finalTarget);
-    this.save();
+    this.persist({ type: 'block', block, ledger: this.ledger.slice(ledgerStart), finalized: this.finalizedNumber });
 
     this.emit('newHead', this.headerJson(block));
     for (const a of applied) this.emit('txStatus', a.tx.hash, { inBlock: hash });
@@ -346,17 +378,21 @@ export class Chain extends EventEmitter {
     const id = accountIdOf(address);
     const free = BigInt(centimes);
     if (free < 0n || free >= 1n << 64n) throw new Error('balance out of range');
-    const acct = this.account(id);
-    if (free === 0n) this.accounts.delete(id); else this.accounts.set(id, { nonce: acct.nonce, free });
-    // Recorded in the best block's diff so the state file replays it.
-    this.best.diff[id] = { nonce: free === 0n ? 0 : acct.nonce, free: free.toString() };
-    this.save();
+    this.applyBalance(id, free);
+    this.persist({ type: 'balance', id, free });
+  }
+
+  // Balance override, recorded in the best block's diff so reads at that block see it.
+  applyBalance(id, free) {
+    const nonce = free === 0n ? 0 : this.account(id).nonce;
+    if (free === 0n) this.accounts.delete(id); else this.accounts.set(id, { nonce, free });
+    this.best.diff[id] = { nonce, free: free.toString() };
   }
 
   setRuntimeVersion({ specVersion, transactionVersion }) {
     if (specVersion !== undefined) this.specVersion = Number(specVersion);
     if (transactionVersion !== undefined) this.txVersion = Number(transactionVersion);
-    this.save();
+    this.persist({ type: 'runtime', specVersion: this.specVersion, txVersion: this.txVersion });
   }
 
   ledgerJson() { return this.ledger.map((e) => ({ ...e, amount: numOrString(e.amount) })); }

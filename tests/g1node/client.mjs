@@ -14,6 +14,7 @@ import { u8aToHex, hexToU8a } from '@polkadot/util';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const NODE_SCRIPT = path.join(HERE, 'g1node.mjs');
+export const SUPERVISE_SCRIPT = path.join(HERE, 'supervise.mjs');
 export const SHARED_DIR = process.env.G1_SHARED || '/work/shared';
 export const G1_GENESIS = '0xfeb770bbb0344dabc8366b0d1f889a8e4e6ca09b914006655fe795920deb6d56';
 export const RESTART_EXIT_CODE = 75;
@@ -102,6 +103,8 @@ export class WsClient {
 }
 
 // A running g1node process. start() / stop() / restart() keep the same port and state file.
+// opts: blockMs, finalityLag, runtime, genesisBalances {address: centimes}, genesisHash, specVersion,
+// txVersion, faults ['stall:2', ...], extraArgs, supervised, restartDelayMs, dir, stateFile, port.
 export class NodeProcess {
   constructor(opts = {}) {
     this.opts = opts;
@@ -124,7 +127,9 @@ export class NodeProcess {
     if (o.specVersion !== undefined) a.push('--spec-version', String(o.specVersion));
     if (o.txVersion !== undefined) a.push('--tx-version', String(o.txVersion));
     for (const f of o.faults || []) a.push('--fault', f);
-    return a.concat(o.extraArgs || []);
+    const all = a.concat(o.extraArgs || []);
+    // supervised: run under supervise.mjs, which restarts the node after the `restart` fault.
+    return o.supervised ? [SUPERVISE_SCRIPT, '--restart-delay-ms', String(o.restartDelayMs ?? 300), '--', ...all.slice(1)] : all;
   }
 
   async start({ timeoutMs = 15000 } = {}) {

@@ -70,7 +70,6 @@ async function main() {
   let timer = null;
   const shutdown = async (code) => {
     if (timer) clearInterval(timer);
-    chain.save();
     await server.close();
     process.exit(code);
   };
