@@ -145,7 +145,7 @@ export class RelayClient {
 
   /** One-shot query: REQ with a fresh subid, wait for EOSE, CLOSE it; returns the events. */
   async query(...filters) {
-    const subid = 'q' + randomHex(6);
+    const subid = 'q' + randomHex(3); // short: relays may limit subscription id length
     const events = await this.req(subid, ...filters);
     this.close(subid);
     return events;
@@ -201,7 +201,7 @@ export class RelayClient {
 
   /** Checks the connection still answers: a REQ for a random id must end with EOSE. */
   async assertAlive(label = 'connection') {
-    const subid = 'alive' + randomHex(4);
+    const subid = 'a' + randomHex(3);
     const { end } = await this.reqEnd(subid, { ids: [randomHex()] }).catch((e) => {
       throw new Error(`${label} is not usable any more: ${e.message}`);
     });

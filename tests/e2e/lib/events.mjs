@@ -9,6 +9,17 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { randomBytes } from 'node:crypto';
 
+// Signing: nostr-tools over nostr-wasm (libsecp256k1 in WebAssembly, ~6x faster than the
+// pure-JS signer) when available, else nostr-tools' pure signer. Verification of what the
+// relay serves always uses the pure-JS verifyEvent.
+let finalizeFast = finalizeEvent;
+try {
+  const { initNostrWasm } = await import('nostr-wasm');
+  const wasm = await import('nostr-tools/wasm');
+  wasm.setNostrWasm(await initNostrWasm());
+  finalizeFast = wasm.finalizeEvent;
+} catch { /* pure-JS signer */ }
+
 export { verifyEvent, getEventHash, getPublicKey, bytesToHex, hexToBytes };
 
 /** Current unix time in seconds. */
@@ -33,7 +44,7 @@ export const plain = (ev) => JSON.parse(JSON.stringify(ev));
  */
 export function makeEvent(key, { kind = 1, content = '', tags = [], created_at = now() } = {}) {
   const sk = key instanceof Uint8Array ? key : key.sk;
-  return plain(finalizeEvent({ kind, content, tags, created_at }, sk));
+  return plain(finalizeFast({ kind, content, tags, created_at }, sk));
 }
 
 /** Copy of an event with some fields replaced, NOT re-signed (for bad id / bad sig tests). */
