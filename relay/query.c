@@ -63,6 +63,7 @@ struct store_query {
     qplan *plans;
     uint32_t nplans, cur_plan;
     bool count_mode;
+    bool no_expiry; /* no event has a NIP-40 expiration (checked per slice) */
     uint64_t count;
     bool use_set;
     uint64_t *set;
@@ -406,6 +407,12 @@ static scan_status plan_scan(store_query *q, qplan *p, MDB_txn *txn, uint64_t de
         p->has_last = true;
         p->last_ts = ts;
         p->last_levid = levid;
+        if (q->count_mode && q->no_expiry && !p->check_kinds && !p->check_authors && !p->need_match) {
+            /* the index alone answers: count without reading the event */
+            p->matched++;
+            if (!q->use_set || set_insert(q, levid)) q->count++;
+            continue;
+        }
         const uint8_t *rec;
         size_t rlen;
         int rc = store_get_record(q->s, txn, levid, &rec, &rlen);
@@ -436,6 +443,8 @@ static store_query_status run(store_query *q, MDB_txn *txn, uint64_t budget_us, 
     if (q->finished) return STORE_QUERY_DONE;
     uint64_t deadline = budget_us ? now_ns() + budget_us * 1000ull : 0;
     int64_t now = (int64_t)time(NULL);
+    MDB_stat es;
+    q->no_expiry = mdb_stat(txn, q->s->dbi[DB_EXPIRY], &es) == 0 && es.ms_entries == 0;
     while (q->cur_plan < q->nplans) {
         qplan *p = &q->plans[q->cur_plan];
         if (!p->done) {

@@ -4,6 +4,7 @@
  * runs author+kind queries with limit 100 and reports queries/s and p50/p99.
  *
  *   store_bench --dir DIR [--events N] [--authors N] [--batch N] [--queries N]
+ * (--events 0 only queries an existing bench database: the authors are the same)
  *
  * Prints one machine-readable line per phase:
  *   RESULT store_insert events=N seconds=S events_per_s=R bytes_per_event=B
@@ -61,7 +62,7 @@ int main(int argc, char **argv) {
         default: fprintf(stderr, "usage: store_bench --dir DIR [--events N] [--authors N] [--batch N] [--queries N]\n"); return 2;
         }
     }
-    if (!dir || events < 1 || authors < 1 || batch < 1) { fprintf(stderr, "store_bench: --dir DIR required\n"); return 2; }
+    if (!dir || events < 0 || authors < 1 || batch < 1) { fprintf(stderr, "store_bench: --dir DIR required\n"); return 2; }
     store *s;
     char err[256];
     if (store_open(&s, dir, 64ull << 30, false, err, sizeof err)) { fprintf(stderr, "store_bench: %s\n", err); return 1; }

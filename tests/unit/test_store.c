@@ -219,7 +219,7 @@ static void test_deletion(void) {
 
 /* ---------------------------------------------------------------- queries */
 
-#define NQ 240
+#define NQ 241
 static event QEV[NQ];
 static uint64_t QLEV[NQ];
 static uint32_t qn;
@@ -346,7 +346,7 @@ static void test_queries(void) {
     memset(longval, 'L', sizeof longval - 1);
     longval[sizeof longval - 1] = 0;
     char ref_hex[65];
-    for (qn = 0; qn < NQ; qn++) {
+    for (qn = 0; qn < NQ - 1; qn++) {
         uint32_t i = qn;
         uint32_t kind = i % 5 == 0 ? 7 : i % 7 == 0 ? 30023 : 1;
         const char *t1[] = {"t", topics[i % 4], NULL};
@@ -430,6 +430,19 @@ static void test_queries(void) {
     snprintf(f4, sizeof f4, "{\"ids\":[\"%s\"]}", id3);
     check_query("four filters", (const char *[]){f1, f2, f3, f4, NULL}, 0);
     check_query("same filter twice", (const char *[]){f2, f2, NULL}, 0);
+
+    /* an event with a (future) expiration: queries and counts read the records */
+    {
+        char future[32];
+        snprintf(future, sizeof future, "%lld", (long long)time(NULL) + 100000);
+        const char *ex[] = {"expiration", future, NULL}, *tg[] = {"t", "g1", NULL};
+        const char *const *tags[] = {ex, tg, NULL};
+        QEV[qn] = make(KEY_A, 5555, 1, tags, "expires later");
+        CHECK_EQ_INT(insert(&QEV[qn], &QLEV[qn]), STORE_ADDED);
+        qn++;
+        check_query("with an expiring event", (const char *[]){"{\"#t\":[\"g1\"]}", NULL}, 0);
+        check_query("with an expiring event, two filters", (const char *[]){"{\"kinds\":[1]}", "{\"#t\":[\"g1\"]}", NULL}, 0);
+    }
 
     /* early stop from the callback */
     filter f;
