@@ -452,6 +452,54 @@ static void test_limits(void) {
     CHECK(strstr(err, "too large") != NULL);
 }
 
+static void test_prefix(void) {
+    event ev;
+    char err[256], id[65], buf[8192];
+    size_t used = 0;
+    const char *a = J(VEC_A);
+    snprintf(buf, sizeof buf, "%s ,\"rest\"]", a);
+    CHECK_EQ_INT(event_parse_prefix(&ev, buf, strlen(buf), &used, NULL, err, sizeof err, id), 0);
+    CHECK_EQ_INT(used, strlen(a));
+    CHECK_EQ_STR(id, "71a0e530cce813cd719eaa3beebfb6476c8d712fd779e5a4ee4c6e0819992b62");
+    event_free(&ev);
+    /* event_parse refuses the same text (trailing data) but gives the claimed id. */
+    CHECK_EQ_INT(event_parse(&ev, buf, strlen(buf), NULL, err, sizeof err, id), -1);
+    CHECK(strstr(err, "trailing") != NULL);
+    CHECK_EQ_STR(id, "71a0e530cce813cd719eaa3beebfb6476c8d712fd779e5a4ee4c6e0819992b62");
+    /* max_json_length applies to the object, not to what follows it. */
+    event_limits lim = {0};
+    lim.max_json_length = (uint32_t)strlen(a);
+    CHECK_EQ_INT(event_parse_prefix(&ev, buf, strlen(buf), &used, &lim, err, sizeof err, id), 0);
+    event_free(&ev);
+    lim.max_json_length--;
+    CHECK_EQ_INT(event_parse_prefix(&ev, buf, strlen(buf), &used, &lim, err, sizeof err, id), -1);
+    CHECK(strstr(err, "too large") != NULL);
+    /* Success fills id_hex_out in event_parse too. */
+    CHECK_EQ_INT(event_parse(&ev, a, strlen(a), NULL, err, sizeof err, id), 0);
+    CHECK_EQ_STR(id, "71a0e530cce813cd719eaa3beebfb6476c8d712fd779e5a4ee4c6e0819992b62");
+    event_free(&ev);
+    /* Long strings cross the 16-byte scanning blocks with escapes at every offset. */
+    uint8_t sk[32];
+    memset(sk, 3, 32);
+    for (int off = 0; off < 40; off++) {
+        char content[64];
+        memset(content, 'x', sizeof content);
+        content[off] = off % 3 == 0 ? '"' : off % 3 == 1 ? '\\' : '\x01';
+        content[off + 1] = (char)0xc3;
+        content[off + 2] = (char)0xa9;
+        event b, c;
+        if (event_build_signed(&b, sk, 1, 1, NULL, 0, content, sizeof content) != 0) { CHECK(0); continue; }
+        int rc = event_parse(&c, b.json, b.json_len, NULL, err, sizeof err, id);
+        CHECK_EQ_INT(rc, 0);
+        if (rc == 0) {
+            CHECK(c.content.len == sizeof content && memcmp(c.content.ptr, content, sizeof content) == 0);
+            CHECK(c.json_len == b.json_len && memcmp(c.json, b.json, b.json_len) == 0);
+            event_free(&c);
+        }
+        event_free(&b);
+    }
+}
+
 static void test_helpers(void) {
     uint8_t id[32] = {0};
     CHECK_EQ_INT(event_pow_bits(id), 256);
@@ -498,5 +546,6 @@ UNIT_MAIN(
     test_wrong_id_sig();
     test_rejections();
     test_limits();
+    test_prefix();
     test_helpers();
 )
