@@ -108,7 +108,8 @@ export class RpcServer {
   }
 
   onWebSocket(ws) {
-    const conn = { ws, subs: new Map(), send: (obj) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(obj)); } };
+    // Notifications are withheld while stalled (a hung node sends nothing).
+    const conn = { ws, subs: new Map(), send: (obj) => { if (ws.readyState === ws.OPEN && !this.faults.isStalled()) ws.send(JSON.stringify(obj)); } };
     ws.on('message', async (data) => {
       if (this.faults.isStalled()) return;
       const reply = await this.handleText(data.toString('utf8'), conn);
