@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -270,14 +271,14 @@ static void write_file(const char *path, const char *text) {
 typedef struct {
     plugin_chain *chain;
     const event *ev;
-    volatile int *stop;
+    atomic_int *stop;
     long decisions;
 } hammer_ctx;
 
 static void *hammer(void *arg) {
     hammer_ctx *h = arg;
     char msg[256];
-    while (!*h->stop) {
+    while (!atomic_load(h->stop)) {
         plugin_chain_decide(h->chain, h->ev, &ip4_source, msg, sizeof msg);
         h->decisions++;
     }
@@ -313,7 +314,7 @@ static void test_pubkey_list(void) {
     CHECK_EQ_STR(msg, "blocked: pubkey is not on this relay's allow list");
 
     /* readers keep deciding while the file is replaced several times */
-    volatile int stop = 0;
+    atomic_int stop = 0;
     hammer_ctx h[2] = {{c, &e1, &stop, 0}, {c, &e2, &stop, 0}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, hammer, &h[i]);
@@ -341,7 +342,7 @@ static void test_pubkey_list(void) {
     sleep_ms(300);
     CHECK_EQ_INT(plugin_chain_decide(c, &e1, &ip4_source, msg, sizeof msg), PLUGIN_REJECT);
 
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     CHECK(h[0].decisions > 0 && h[1].decisions > 0);
     plugin_chain_free(c);
