@@ -12,6 +12,8 @@
 
 #define EXPIRE_INTERVAL_SECONDS 60
 #define EXPIRE_MAX_PER_RUN 10000
+#define GATHER_MIN_COMMIT_NS 300000u /* commits slower than this are worth gathering for */
+#define GATHER_MAX_NS 2000000u       /* longest wait for answered clients to come back */
 
 struct writer {
     relay_ctx *ctx;
@@ -27,7 +29,29 @@ struct writer {
     char (*msgs)[256];
     uint32_t batch_cap;
     time_t last_expire;
+    /* statistics, logged at debug level every few seconds */
+    uint64_t stat_batches, stat_events, stat_store_ns, stat_commit_ns;
+    time_t stat_since;
 };
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void log_stats(writer *w) {
+    time_t now = time(NULL);
+    if (now - w->stat_since < 5) return;
+    if (w->stat_batches)
+        log_debug("writer: %llu events in %llu commits (%.1f per commit), store %.3f ms, commit %.3f ms per commit",
+                  (unsigned long long)w->stat_events, (unsigned long long)w->stat_batches,
+                  (double)w->stat_events / (double)w->stat_batches,
+                  (double)w->stat_store_ns / 1e6 / (double)w->stat_batches,
+                  (double)w->stat_commit_ns / 1e6 / (double)w->stat_batches);
+    w->stat_batches = w->stat_events = w->stat_store_ns = w->stat_commit_ns = 0;
+    w->stat_since = now;
+}
 
 void write_job_free(write_job *j) {
     if (!j) return;
@@ -99,6 +123,7 @@ static int store_batch(writer *w, uint32_t n, bool all_nested) {
     relay_ctx *ctx = w->ctx;
     MDB_env *env = store_env(ctx->st);
     MDB_txn *txn;
+    uint64_t t0 = now_ns();
     int rc = mdb_txn_begin(env, NULL, 0, &txn);
     if (rc) {
         for (uint32_t i = 0; i < n; i++) {
@@ -144,7 +169,13 @@ static int store_batch(writer *w, uint32_t n, bool all_nested) {
             return 1;
         }
     }
+    uint64_t t1 = now_ns();
     rc = mdb_txn_commit(txn);
+    uint64_t t2 = now_ns();
+    w->stat_batches++;
+    w->stat_events += n;
+    w->stat_store_ns += t1 - t0;
+    w->stat_commit_ns += t2 - t1;
     if (rc) {
         log_error("writer: commit failed: %s", mdb_strerror(rc));
         for (uint32_t i = 0; i < n; i++) {
@@ -176,8 +207,25 @@ static void *writer_main(void *arg) {
     relay_ctx *ctx = w->ctx;
     uint32_t max = ctx->lim.write_batch_max ? ctx->lim.write_batch_max : 4096;
     w->last_expire = time(NULL) - EXPIRE_INTERVAL_SECONDS + 5;
+    /* Group commit gathering: when commits are slow (a disk flush), the clients
+     * just answered usually send their next event within a fraction of that
+     * time; waiting briefly for them lets one flush serve everyone instead of
+     * alternating half-full commits. */
+    size_t gather_target = 0;
+    uint64_t gather_until = 0;
     for (;;) {
         pthread_mutex_lock(&w->lock);
+        while (gather_target && !w->stop && w->queued < gather_target) {
+            uint64_t t = now_ns();
+            if (t >= gather_until) break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (gather_until - t);
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+        }
+        gather_target = 0;
         while (!w->head && !w->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -206,8 +254,10 @@ static void *writer_main(void *arg) {
         w->queued -= n;
         pthread_mutex_unlock(&w->lock);
 
+        uint64_t commit_start = now_ns();
         int rc = store_batch(w, n, false);
         if (rc == 1) rc = store_batch(w, n, true);
+        uint64_t commit_ns = now_ns() - commit_start;
         for (uint32_t i = 0; i < n; i++) {
             write_job *j = w->batch[i];
             answer(ctx, j, w->results[i], w->msgs[i]);
@@ -215,7 +265,14 @@ static void *writer_main(void *arg) {
                 sub_broadcast(ctx->subs, ctx->conns, &j->ev);
             write_job_free(j);
         }
+        if (commit_ns > GATHER_MIN_COMMIT_NS) {
+            pthread_mutex_lock(&w->lock);
+            gather_target = w->queued + n < max ? w->queued + n : max;
+            pthread_mutex_unlock(&w->lock);
+            gather_until = now_ns() + (commit_ns < GATHER_MAX_NS ? commit_ns : GATHER_MAX_NS);
+        }
         expire_old(w);
+        log_stats(w);
     }
     return NULL;
 }
