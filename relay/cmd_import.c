@@ -1,11 +1,15 @@
 /* `g1relay import`: reads events as JSON lines (files or standard input), checks
  * ids and signatures, stores them in batches of many events per write
- * transaction, and reports how many were added, duplicates, rejected and why. */
+ * transaction, and reports how many were added, duplicates, rejected and why.
+ * Lines are parsed and verified in chunks by worker_threads threads, then
+ * stored in input order by this thread (the order decides ties and replacements). */
 #include "db_cli.h"
 #include "log.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char import_help[] =
     "usage: g1relay import [--no-verify] [--batch N] [--quiet] [FILE...] [OPTIONS]\n\n"
@@ -91,55 +95,140 @@ static int commit_batch(importer *im) {
     return 0;
 }
 
-/* Returns 0, or -1 after printing a fatal error. */
-static int import_line(importer *im, const char *file, uint64_t lineno, char *line, size_t len) {
-    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
-    size_t start = 0;
-    while (start < len && (line[start] == ' ' || line[start] == '\t')) start++;
-    if (start == len) return 0;
-    im->lines++;
+/* ---- parallel parse and verify, in chunks, results used in input order ---- */
+
+#define CHUNK_LINES 4096
+#define CHUNK_BYTES (32u << 20)
+#define MAX_THREADS 16
+
+typedef struct {
+    char *text;        /* the line (points into the chunk arena) */
+    size_t len;
+    uint64_t lineno;
+    bool parsed;       /* ev is valid and must be freed */
+    char err[160];     /* why it was rejected, when !parsed */
     event ev;
-    char err[256], id_hex[65];
+} chunk_line;
+
+typedef struct {
+    chunk_line lines[CHUNK_LINES];
+    uint32_t n;
+    char *arena;
+    size_t used, cap;
+    bool verify;
+    uint32_t nthreads;
+} chunk;
+
+typedef struct {
+    chunk *c;
+    uint32_t first, step;
+} chunk_worker;
+
+static void *parse_lines(void *arg) {
+    chunk_worker *w = arg;
     static const event_limits no_limits = {0, 0, 0, IMPORT_MAX_LINE};
-    if (event_parse(&ev, line + start, len - start, &no_limits, err, sizeof err, id_hex) != 0) {
-        reject(im, file, lineno, err);
-        return 0;
+    for (uint32_t i = w->first; i < w->c->n; i += w->step) {
+        chunk_line *l = &w->c->lines[i];
+        char id_hex[65];
+        if (l->len == SIZE_MAX) { snprintf(l->err, sizeof l->err, "invalid: line longer than 16 MiB"); continue; }
+        if (event_parse(&l->ev, l->text, l->len, &no_limits, l->err, sizeof l->err, id_hex) != 0) continue;
+        if (w->c->verify && !event_verify_sig(&l->ev)) {
+            event_free(&l->ev);
+            snprintf(l->err, sizeof l->err, "invalid: bad signature");
+            continue;
+        }
+        l->parsed = true;
     }
-    if (im->verify && !event_verify_sig(&ev)) {
-        event_free(&ev);
-        reject(im, file, lineno, "invalid: bad signature");
-        return 0;
-    }
-    int rc;
-    if (!im->txn && (rc = mdb_txn_begin(store_env(im->s), NULL, 0, &im->txn))) {
-        event_free(&ev);
-        im->txn = NULL;
-        fprintf(stderr, "g1relay import: %s:%llu: cannot start a write transaction: %s\n", file,
-                (unsigned long long)lineno, mdb_strerror(rc));
-        return -1;
-    }
-    char msg[256];
-    store_result r = store_insert(im->s, im->txn, &ev, NULL, msg, sizeof msg);
-    event_free(&ev);
-    if (r == STORE_ERROR) {
-        mdb_txn_abort(im->txn);
-        im->txn = NULL;
-        fprintf(stderr, "g1relay import: %s:%llu: %s (the current batch of %u events was not stored)\n", file,
-                (unsigned long long)lineno, msg, im->in_batch);
-        memset(im->pending, 0, sizeof im->pending);
-        return -1;
-    }
-    im->pending[r]++;
-    if (r != STORE_ADDED && r != STORE_DUPLICATE && !im->quiet) {
-        if (im->shown < SHOW_REJECTED) fprintf(stderr, "g1relay import: %s:%llu: %s\n", file, (unsigned long long)lineno, result_reason(r));
-        im->shown++;
-    }
-    if (++im->in_batch >= im->batch_max && (rc = commit_batch(im))) {
-        fprintf(stderr, "g1relay import: commit failed: %s\n", mdb_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return NULL;
 }
+
+static void chunk_parse(chunk *c) {
+    pthread_t threads[MAX_THREADS];
+    chunk_worker workers[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    uint32_t nt = c->nthreads ? c->nthreads : 1;
+    if (c->n < 64) nt = 1;
+    for (uint32_t t = 0; t < nt; t++) workers[t] = (chunk_worker){c, t, nt};
+    for (uint32_t t = 1; t < nt; t++) started[t] = pthread_create(&threads[t], NULL, parse_lines, &workers[t]) == 0;
+    parse_lines(&workers[0]);
+    for (uint32_t t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(threads[t], NULL);
+        else parse_lines(&workers[t]); /* could not start a thread: do its share here */
+    }
+}
+
+/* Stores the parsed lines of the chunk in order. Returns 0, or -1 after printing
+ * a fatal error. The chunk is emptied in both cases. */
+static int chunk_store(importer *im, chunk *c, const char *file) {
+    chunk_parse(c);
+    int rc = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        chunk_line *l = &c->lines[i];
+        if (rc) { if (l->parsed) event_free(&l->ev); continue; }
+        if (!l->parsed) { reject(im, file, l->lineno, l->err); continue; }
+        int err;
+        if (!im->txn && (err = mdb_txn_begin(store_env(im->s), NULL, 0, &im->txn))) {
+            im->txn = NULL;
+            fprintf(stderr, "g1relay import: %s:%llu: cannot start a write transaction: %s\n", file,
+                    (unsigned long long)l->lineno, mdb_strerror(err));
+            rc = -1;
+            event_free(&l->ev);
+            continue;
+        }
+        char msg[256];
+        store_result r = store_insert(im->s, im->txn, &l->ev, NULL, msg, sizeof msg);
+        event_free(&l->ev);
+        if (r == STORE_ERROR) {
+            mdb_txn_abort(im->txn);
+            im->txn = NULL;
+            fprintf(stderr, "g1relay import: %s:%llu: %s (the current batch of %u events was not stored)\n", file,
+                    (unsigned long long)l->lineno, msg, im->in_batch);
+            memset(im->pending, 0, sizeof im->pending);
+            rc = -1;
+            continue;
+        }
+        im->pending[r]++;
+        if (r != STORE_ADDED && r != STORE_DUPLICATE && !im->quiet) {
+            if (im->shown < SHOW_REJECTED) fprintf(stderr, "g1relay import: %s:%llu: %s\n", file, (unsigned long long)l->lineno, result_reason(r));
+            im->shown++;
+        }
+        if (++im->in_batch >= im->batch_max && (err = commit_batch(im))) {
+            fprintf(stderr, "g1relay import: commit failed: %s\n", mdb_strerror(err));
+            rc = -1;
+        }
+    }
+    c->n = 0;
+    c->used = 0;
+    return rc;
+}
+
+/* Adds a line to the chunk (len SIZE_MAX marks a line that was too long).
+ * Returns false when out of memory. */
+static bool chunk_add(chunk *c, uint64_t lineno, const char *line, size_t len) {
+    size_t need = len == SIZE_MAX ? 0 : len;
+    if (c->used + need + 1 > c->cap) {
+        size_t ncap = c->cap ? c->cap : 1 << 20;
+        while (ncap < c->used + need + 1) ncap *= 2;
+        char *n = realloc(c->arena, ncap);
+        if (!n) return false;
+        /* re-point lines already in the arena */
+        for (uint32_t i = 0; i < c->n; i++)
+            if (c->lines[i].len != SIZE_MAX) c->lines[i].text = n + (c->lines[i].text - c->arena);
+        c->arena = n;
+        c->cap = ncap;
+    }
+    chunk_line *l = &c->lines[c->n++];
+    memset(l, 0, sizeof *l);
+    l->text = c->arena + c->used;
+    l->len = len;
+    l->lineno = lineno;
+    if (need) memcpy(l->text, line, need);
+    l->text[need] = 0;
+    c->used += need + 1;
+    return true;
+}
+
+static bool chunk_full(const chunk *c) { return c->n == CHUNK_LINES || c->used >= CHUNK_BYTES; }
 
 /* Reads one line of at most IMPORT_MAX_LINE bytes (the newline excluded).
  * Returns 1 with a line, 0 at end of file, -1 on a read error; a longer line is
@@ -176,7 +265,7 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t *len, bool *too_lo
     }
 }
 
-static int import_stream(importer *im, FILE *f, const char *name) {
+static int import_stream(importer *im, chunk *c, FILE *f, const char *name) {
     char *buf = NULL;
     size_t cap = 0, len;
     uint64_t lineno = 0;
@@ -184,10 +273,27 @@ static int import_stream(importer *im, FILE *f, const char *name) {
     int r, rc = 0;
     while ((r = read_line(f, &buf, &cap, &len, &too_long)) == 1) {
         lineno++;
-        if (too_long) { im->lines++; reject(im, name, lineno, "invalid: line longer than 16 MiB"); continue; }
-        if (import_line(im, name, lineno, buf, len) < 0) { rc = -1; break; }
+        size_t a = 0, b = len;
+        while (b > a && (buf[b - 1] == '\r' || buf[b - 1] == ' ' || buf[b - 1] == '\t')) b--;
+        while (a < b && (buf[a] == ' ' || buf[a] == '\t')) a++;
+        if (!too_long && a == b) continue; /* blank line */
+        im->lines++;
+        if (!chunk_add(c, lineno, buf + a, too_long ? SIZE_MAX : b - a)) {
+            fprintf(stderr, "g1relay import: out of memory\n");
+            rc = -1;
+            break;
+        }
+        if (chunk_full(c) && (rc = chunk_store(im, c, name)) != 0) break;
     }
     if (r < 0) { fprintf(stderr, "g1relay import: read error on %s\n", name); rc = -1; }
+    if (c->n) {
+        if (rc == 0) rc = chunk_store(im, c, name);
+        else { /* drop the unstored lines */
+            for (uint32_t i = 0; i < c->n; i++) c->lines[i].parsed = false;
+            c->n = 0;
+            c->used = 0;
+        }
+    }
     free(buf);
     return rc;
 }
@@ -235,12 +341,18 @@ int cmd_import(int argc, char **argv) {
     im.s = db_cli_open("import", &common, false, &cfg);
     cli_common_free(&common);
     if (!im.s) return 1;
-    if (optind >= argc) rc = import_stream(&im, stdin, "<stdin>");
+    static chunk ch;
+    ch.verify = im.verify;
+    long long threads = config_int(cfg, NULL, "worker_threads", 0);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0) threads = cores > 0 ? cores : 1;
+    ch.nthreads = threads > MAX_THREADS ? MAX_THREADS : (uint32_t)threads;
+    if (optind >= argc) rc = import_stream(&im, &ch, stdin, "<stdin>");
     for (int i = optind; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "-") == 0) { rc = import_stream(&im, stdin, "<stdin>"); continue; }
+        if (strcmp(argv[i], "-") == 0) { rc = import_stream(&im, &ch, stdin, "<stdin>"); continue; }
         FILE *f = fopen(argv[i], "r");
         if (!f) { fprintf(stderr, "g1relay import: cannot read %s: %m\n", argv[i]); rc = -1; break; }
-        rc = import_stream(&im, f, argv[i]);
+        rc = import_stream(&im, &ch, f, argv[i]);
         fclose(f);
     }
     if (rc == 0) {
@@ -251,6 +363,7 @@ int cmd_import(int argc, char **argv) {
         im.txn = NULL;
     }
     print_report(&im);
+    free(ch.arena);
     store_close(im.s);
     config_free(cfg);
     return rc ? 1 : 0;
