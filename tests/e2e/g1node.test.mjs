@@ -140,6 +140,22 @@ describe('validation and dispatch', () => {
     await rejects(node.rpc('author_submitAndWatchExtrinsic', ['0x00']), -32601); // subscriptions need WebSocket
   });
 
+  test('JSON-RPC framing: batches, parse errors, invalid requests, bad params', async () => {
+    const post = async (body) => (await fetch(node.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })).json();
+    const batch = await post(JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'chain_getBlockHash', params: [0] },
+      { jsonrpc: '2.0', id: 2, method: 'system_chain' },
+    ]));
+    assert.deepEqual(batch.map((r) => r.id), [1, 2]);
+    assert.equal(batch[1].result, 'Ğ1');
+    assert.equal((await post('{nope')).error.code, -32700);
+    assert.equal((await post(JSON.stringify({ id: 3, method: 'system_chain' }))).error.code, -32600);
+    await rejects(node.rpc('system_accountNextIndex', ['not an address']), -32602);
+    await rejects(node.rpc('chain_getHeader', ['0x1234']), -32602);
+    await rejects(node.rpc('test_setBalance', [address(alice), 'lots']), -32602);
+    assert.equal(await node.rpc('chain_getHeader', [`0x${'00'.repeat(32)}`]), null);
+  });
+
   test('a transfer is applied, the nonce advances and payment_queryInfo answers zero fee', async () => {
     const carol = keyFromName('carol');
     const hex = await signed(node, alice, B.transferKeepAlive(carol.publicKey, 12345));
@@ -387,6 +403,14 @@ describe('faults', () => {
     await assert.rejects(node.rpc('author_submitExtrinsic', [hex]), (e) => !(e instanceof RpcError));
     await includedIn(node, extrinsicHash(hex));
     await rejects(node.rpc('author_submitExtrinsic', [hex]), 1010, 'Transaction is outdated');
+  });
+
+  test('lose-reply over WebSocket: the connection drops, the watched extrinsic is still included', async () => {
+    const ws = await WsClient.connect(node.wsUrl);
+    await node.fault({ mode: 'lose-reply', count: 1 });
+    const hex = await signed(node, alice, B.transferKeepAlive(dest, 2150));
+    await assert.rejects(ws.call('author_submitAndWatchExtrinsic', [hex]), /closed/);
+    await includedIn(node, extrinsicHash(hex));
   });
 
   test('restart: the process exits and comes back with its chain, nonces and ledger', async () => {

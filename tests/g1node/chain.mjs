@@ -390,6 +390,9 @@ export class Chain extends EventEmitter {
   }
 
   setRuntimeVersion({ specVersion, transactionVersion }) {
+    for (const v of [specVersion, transactionVersion]) {
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v < 2 ** 32)) throw new Error('versions are u32 integers');
+    }
     if (specVersion !== undefined) this.specVersion = Number(specVersion);
     if (transactionVersion !== undefined) this.txVersion = Number(transactionVersion);
     this.persist({ type: 'runtime', specVersion: this.specVersion, txVersion: this.txVersion });

@@ -313,7 +313,10 @@ export class RpcServer {
         try { c.setBalance(address, BigInt(centimes)); } catch (e) { throw invalidParams(e.message); }
         return true;
       },
-      test_setRuntimeVersion: ([v]) => { c.setRuntimeVersion(v || {}); return this.runtimeVersion(); },
+      test_setRuntimeVersion: ([v]) => {
+        try { c.setRuntimeVersion(v && typeof v === 'object' ? v : {}); } catch (e) { throw invalidParams(e.message); }
+        return this.runtimeVersion();
+      },
       test_produceBlock: ([count]) => {
         const n = count === undefined ? 1 : Number(count);
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw invalidParams('count 1..1000');

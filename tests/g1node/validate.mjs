@@ -65,7 +65,9 @@ function additionalSigned(rt, chain, tx) {
         if (!tx.era) { parts.push(hexToU8a(chain.genesisHash)); break; }
         const current = chain.bestNumber + 1;
         const birth = eraBirth(tx.era, current);
-        const hash = birth <= chain.bestNumber && current - birth <= rt.blockHashCount ? chain.blockHashAt(birth) : null;
+        // System.BlockHash keeps block 0 and the last BlockHashCount blocks.
+        const kept = birth <= chain.bestNumber && (birth === 0 || current - birth <= rt.blockHashCount);
+        const hash = kept ? chain.blockHashAt(birth) : null;
         if (!hash) return { error: ERR.ancientBirthBlock };
         tx.birth = birth;
         parts.push(hexToU8a(hash));
