@@ -5,11 +5,34 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
+
+/* Environment variables never passed to policy programs (secrets of the relay). */
+static const char *const withheld_env[] = {"G1RELAY_PASSPHRASE=", NULL};
+
+/* A copy of the relay's environment without the withheld variables (malloc'd
+ * array of borrowed strings), or NULL if out of memory. */
+static char **child_environment(void) {
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **env = malloc((n + 1) * sizeof *env);
+    if (!env) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool keep = true;
+        for (size_t w = 0; withheld_env[w]; w++)
+            if (strncmp(environ[i], withheld_env[w], strlen(withheld_env[w])) == 0) keep = false;
+        if (keep) env[o++] = environ[i];
+    }
+    env[o] = NULL;
+    return env;
+}
 
 int policy_child_spawn(policy_child *c, char *const argv[], bool want_stdin, bool merge_stderr) {
     c->pid = -1;
@@ -39,7 +62,9 @@ int policy_child_spawn(policy_child *c, char *const argv[], bool want_stdin, boo
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+    char **env = child_environment();
+    rc = env ? posix_spawn(&pid, argv[0], &fa, &attr, argv, env) : ENOMEM;
+    free(env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) goto fail_pipes;

@@ -16,7 +16,8 @@ typedef struct {
 /* Spawns argv[0] (a path, not searched in PATH) with argv. want_stdin: give it a
  * pipe as stdin (else /dev/null). merge_stderr: its stderr goes to the same pipe as
  * stdout (else it inherits the relay's stderr). Other descriptors are closed in
- * the child; signal dispositions and mask are reset. Returns 0 or an errno value. */
+ * the child; signal dispositions and mask are reset. The child gets the relay's
+ * environment minus its secrets (G1RELAY_PASSPHRASE). Returns 0 or an errno value. */
 int policy_child_spawn(policy_child *c, char *const argv[], bool want_stdin, bool merge_stderr);
 
 /* Closes the pipes and the pidfd (does not signal or wait). */

@@ -853,6 +853,11 @@ static void test_runner_filter_dir(void) {
     CHECK_EQ_INT(r.v, PLUGIN_REJECT);
     CHECK_EQ_STR(r.msg, "error: event too large for the filter script");
     free(big);
+    setenv("G1RELAY_PASSPHRASE", "do not leak me", 1); /* secrets stay in the relay */
+    r = decide_one(pr, 13, "env", NULL, 3000);
+    CHECK_EQ_INT(r.v, PLUGIN_ACCEPT);
+    CHECK_EQ_STR(r.msg, "");
+    unsetenv("G1RELAY_PASSPHRASE");
     r = decide_one(pr, 3, "no script for kind 3", NULL, 3000);
     CHECK_EQ_INT(r.v, PLUGIN_ACCEPT);
     r = decide_one(pr, 12, "script not executable", NULL, 3000);
