@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# make bench: measures g1relay on loopback with tests/tools/loadgen and prints a
+# summary table (method and reference figures: docs/BENCHMARKS.md).
+#
+# Builds nothing (make does). Starts `g1relay run` on a free loopback port with a
+# temporary data directory, then: fill to BENCH_FILL1 events (import if the
+# binary has it, else pipelined publish), queries, ingest window 1 and 20 with 16
+# publishers, fill to BENCH_FILL2, queries, fan-out to 1 000 subscriptions, memory,
+# bytes on disk per event, and (when the relay supports them) the per-event cost
+# of plugins.
+#
+# Environment:
+#   G1RELAY_BIN, G1RELAY_TOOLS   binary and tools directory (default ./g1relay, build/tools)
+#   BENCH_SMALL=1                quick run (small sizes, about a minute)
+#   BENCH_FILL1, BENCH_FILL2     database sizes for queries (200000, 1000000)
+#   BENCH_INGEST_EVENTS          events per ingest run (60000)
+#   BENCH_QUERY_REQUESTS         REQs per query run (20000)
+#   BENCH_QUERY_CONNECTIONS      concurrent REQ connections (8)
+#   BENCH_FANOUT_SUBS, BENCH_FANOUT_EVENTS   fan-out size (1000, 100)
+#   BENCH_FILL_MODE=import|publish   how to pre-populate (default import when available)
+#   BENCH_PLUGINS=0              skip the plugin cost section
+#   BENCH_DIR=DIR, BENCH_KEEP=1  where to work, and keep it afterwards
+#   BENCH_RESULTS=FILE           also append every RESULT line to FILE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${G1RELAY_BIN:-$ROOT/g1relay}
+TOOLS=${G1RELAY_TOOLS:-$ROOT/build/tools}
+LOADGEN=$TOOLS/loadgen
+[[ -x $BIN ]] || { echo "bench: $BIN not built (run make)" >&2; exit 1; }
+[[ -x $LOADGEN ]] || { echo "bench: $LOADGEN not built (run make tools)" >&2; exit 1; }
+
+if [[ ${BENCH_SMALL:-0} == 1 ]]; then
+    d_fill1=20000 d_fill2=50000 d_ingest=5000 d_req=2000 d_subs=1000 d_fev=20
+else
+    d_fill1=200000 d_fill2=1000000 d_ingest=60000 d_req=20000 d_subs=1000 d_fev=100
+fi
+FILL1=${BENCH_FILL1:-$d_fill1}
+FILL2=${BENCH_FILL2:-$d_fill2}
+INGEST_EVENTS=${BENCH_INGEST_EVENTS:-$d_ingest}
+QUERY_REQUESTS=${BENCH_QUERY_REQUESTS:-$d_req}
+QUERY_CONNECTIONS=${BENCH_QUERY_CONNECTIONS:-8}
+FANOUT_SUBS=${BENCH_FANOUT_SUBS:-$d_subs}
+FANOUT_EVENTS=${BENCH_FANOUT_EVENTS:-$d_fev}
+LG_TIMEOUT=${BENCH_TIMEOUT:-300}   # per loadgen run, seconds of load
+((FILL2 >= FILL1)) || { echo "bench: BENCH_FILL2 must be >= BENCH_FILL1" >&2; exit 2; }
+
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/g1relay-bench.XXXXXX)}
+mkdir -p "$WORK"
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+RELAY_PID=
+PORT=
+DATA=
+
+cleanup() {
+    stop_relay || true
+    if [[ ${BENCH_KEEP:-0} != 1 && -z ${BENCH_DIR:-} ]]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    echo "bench: no free port found" >&2
+    return 1
+}
+
+# start_relay DATA_DIR [extra run options...]
+start_relay() {
+    DATA=$1
+    shift
+    PORT=$(free_port)
+    "$BIN" run --bind 127.0.0.1 --port "$PORT" --data "$DATA" --log-level warn "$@" \
+        >>"$WORK/relay.log" 2>&1 &
+    RELAY_PID=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+        if ! kill -0 "$RELAY_PID" 2>/dev/null; then
+            echo "bench: relay exited at start; log:" >&2
+            tail -20 "$WORK/relay.log" >&2
+            RELAY_PID=
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "bench: relay did not listen on $PORT within 10 s" >&2
+    return 1
+}
+
+stop_relay() {
+    [[ -n $RELAY_PID ]] || return 0
+    kill -TERM "$RELAY_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$RELAY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$RELAY_PID" 2>/dev/null; then
+        log "relay did not stop within 10 s, killing it"
+        kill -KILL "$RELAY_PID" 2>/dev/null || true
+    fi
+    wait "$RELAY_PID" 2>/dev/null || true
+    RELAY_PID=
+}
+
+url() { echo "ws://127.0.0.1:$PORT"; }
+
+# kB of a field of /proc/PID/status (VmRSS, RssAnon, VmHWM)
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU seconds (user+system) used so far by the relay
+relay_cpu() {
+    local tck
+    tck=$(getconf CLK_TCK)
+    awk -v t="$tck" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / t }' "/proc/$RELAY_PID/stat"
+}
+
+# get KEY "RESULT line"
+get() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
+
+LAST=
+# lg NAME loadgen-args...: runs loadgen, records its RESULT line (plus the relay's
+# CPU seconds during the run) as LAST and in the results file.
+lg() {
+    local name=$1 out cpu0 cpu1 rc=0
+    shift
+    cpu0=$(relay_cpu)
+    out=$("$LOADGEN" "$@" --timeout "$LG_TIMEOUT") || rc=$?
+    cpu1=$(relay_cpu)
+    LAST=$(grep '^RESULT' <<<"$out" | tail -1 || true)
+    [[ -n $LAST ]] || LAST="RESULT $1 complete=0"
+    LAST="$LAST name=$name relay_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }')"
+    echo "$LAST" >>"$RESULTS"
+    [[ -z ${BENCH_RESULTS:-} ]] || echo "$LAST" >>"$BENCH_RESULTS"
+    ((rc == 0)) || log "loadgen $name exited $rc (figures kept, marked in the table)"
+    return 0
+}
+
+HAVE_IMPORT=0
+if timeout 10 "$BIN" import --help >/dev/null 2>&1; then HAVE_IMPORT=1; fi
+FILL_MODE=${BENCH_FILL_MODE:-$([[ $HAVE_IMPORT == 1 ]] && echo import || echo publish)}
+HAVE_STATS=0
+if timeout 10 "$BIN" stats --help >/dev/null 2>&1; then HAVE_STATS=1; fi
+
+# fill FROM TO: brings the database from FROM to TO mix events.
+declare -A FILL_RATE
+fill() {
+    local from=$1 to=$2 n=$(($2 - $1)) t0 t1 file
+    ((n > 0)) || return 0
+    if [[ $FILL_MODE == import ]]; then
+        file=$WORK/fill-$from-$to.jsonl
+        log "generating $n events ($from..$to) for import"
+        "$LOADGEN" fill --events "$n" --offset "$from" --out "$file" >>"$RESULTS"
+        stop_relay
+        log "g1relay import of $n events (ids and signatures verified)"
+        t0=$(date +%s.%N)
+        "$BIN" import --data "$DATA" --log-level warn "$file" >"$WORK/import-$to.log" 2>&1 ||
+            { log "import failed:"; tail -5 "$WORK/import-$to.log" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        FILL_RATE[$to]=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f", n / (b - a) }')
+        echo "RESULT import events=$n seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') events_per_s=${FILL_RATE[$to]}" >>"$RESULTS"
+        rm -f "$file"
+        start_relay "$DATA"
+    else
+        log "publishing $n mix events ($from..$to), 4 connections, window 256"
+        lg "fill-$to" fill --url "$(url)" --events "$n" --offset "$from" --connections 4 --window 256
+        FILL_RATE[$to]=$(get events_per_s "$LAST")
+    fi
+}
+
+query_at() {
+    local size=$1
+    log "query: author+kind 1, limit 100, $QUERY_CONNECTIONS connections, $QUERY_REQUESTS REQs at $size events"
+    lg "query-$size" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QUERY_REQUESTS" --kinds 1 --limit 100
+}
+
+declare -A MEM
+mem_snapshot() {
+    MEM[$1]="$(proc_kb "$RELAY_PID" VmRSS) $(proc_kb "$RELAY_PID" RssAnon) $(proc_kb "$RELAY_PID" VmHWM)"
+}
+
+BENCH_START=$(date +%s)
+log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
+log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
+
+start_relay "$WORK/data"
+fill 0 "$FILL1"
+query_at "$FILL1"
+Q1=$LAST
+
+log "ingest: 16 publishers, window 1 (each waits for OK), $INGEST_EVENTS events"
+lg ingest-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
+I1=$LAST
+log "ingest: 16 publishers, window 20, $INGEST_EVENTS events"
+lg ingest-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
+I20=$LAST
+mem_snapshot after-ingest
+
+fill "$FILL1" "$FILL2"
+query_at "$FILL2"
+Q2=$LAST
+
+log "fanout: $FANOUT_SUBS subscriptions over 50 connections, $FANOUT_EVENTS events"
+lg fanout fanout --url "$(url)" --subscribers "$FANOUT_SUBS" --connections 50 --events "$FANOUT_EVENTS"
+F=$LAST
+mem_snapshot end
+
+# ---- bytes on disk per event
+stop_relay
+DISK_BYTES=$(stat -c %s "$WORK/data/data.mdb" 2>/dev/null || echo 0)
+DISK_USED=$(($(du -k "$WORK/data/data.mdb" 2>/dev/null | cut -f1 || echo 0) * 1024))
+STORED=
+if [[ $HAVE_STATS == 1 ]]; then
+    "$BIN" stats --data "$WORK/data" >"$WORK/stats.txt" 2>&1 || true
+    STORED=$(grep -Eim1 '^ *"?events"?[ :=]+[0-9]+' "$WORK/stats.txt" | grep -Eo '[0-9]+' | head -1 || true)
+fi
+STORED_NOTE="(from g1relay stats)"
+if [[ -z $STORED ]]; then
+    # without stats: events sent and accepted (replaced profiles/contacts/articles included, so a lower bound per event)
+    STORED=$((FILL2 + $(get ok "$I1" || echo 0) + $(get ok "$I20" || echo 0)))
+    STORED_NOTE="(events accepted; replaced versions not subtracted)"
+fi
+
+# ---- plugin cost (issue 3) -------------------------------------------------------
+# HOOK: per-event cost of no plugin / in-process plugin / external write-policy
+# program / per-kind bash script. Runs only when the binary accepts the options;
+# the scripts live in tests/fixtures/bench/.
+PLUG_ROWS=()
+plugin_run() { # label events window extra-run-options...
+    local label=$1 n=$2 w=$3
+    shift 3
+    start_relay "$WORK/plugin-$label" "$@" || { PLUG_ROWS+=("$label|relay did not start"); return 0; }
+    lg "plugin-$label" ingest --url "$(url)" --connections 16 --window "$w" --events "$n"
+    PLUG_ROWS+=("$label|$LAST")
+    stop_relay
+    rm -rf "$WORK/plugin-$label"
+}
+if [[ ${BENCH_PLUGINS:-1} == 1 ]] && timeout 10 "$BIN" run --help 2>&1 | grep -q -- '--write-policy' &&
+    [[ -d $ROOT/tests/fixtures/bench ]]; then
+    PN=$((INGEST_EVENTS / 4)); ((PN >= 1000)) || PN=1000
+    log "plugin cost: $PN events each, 16 publishers, window 20"
+    plugin_run none "$PN" 20
+    plugin_run inprocess "$PN" 20 --set 'plugins=["kind_filter"]'
+    plugin_run external "$PN" 20 --write-policy "$ROOT/tests/fixtures/bench/accept-policy.sh"
+    plugin_run filterdir "$((PN / 5))" 20 --filter-dir "$ROOT/tests/fixtures/bench/filter"
+fi
+
+# ---- summary --------------------------------------------------------------------
+fmt() { [[ -n $1 ]] && echo "$1" || echo "-"; }
+mark() { [[ $(get complete "$1") == 1 ]] && echo "" || echo " (INCOMPLETE)"; }
+kb_mb() { awk -v k="$1" 'BEGIN { printf "%.0f MB", k / 1024 }'; }
+read -r RSS_I ANON_I HWM_I <<<"${MEM[after-ingest]}"
+read -r RSS_E ANON_E HWM_E <<<"${MEM[end]}"
+cpu_per_ev() { awk -v c="$(get relay_cpu_s "$1")" -v n="$(get answered "$1")" 'BEGIN { if (n > 0) printf "%.0f", c / n * 1e6; else print "-" }'; }
+
+{
+echo
+echo "g1relay benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
+echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: figures are noisy)"
+echo
+printf '%-46s %-38s %s\n' "measure" "g1relay" "strfry reference (issue 2)"
+printf '%-46s %-38s %s\n' "----------------------------------------------" "--------------------------------------" "--------------------------"
+printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 1 (events/s)" "$(get events_per_s "$I1") (p50 $(get p50_ms "$I1") ms, p99 $(get p99_ms "$I1") ms)$(mark "$I1")" "5 900"
+printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 20 (events/s)" "$(get events_per_s "$I20") (p50 $(get p50_ms "$I20") ms, p99 $(get p99_ms "$I20") ms)$(mark "$I20")" "9 600"
+printf '%-46s %-38s %s\n' "relay CPU per ingested event (w1 / w20)" "$(cpu_per_ev "$I1") / $(cpu_per_ev "$I20") us" ""
+printf '%-46s %-38s %s\n' "fill ($FILL_MODE) to $FILL1 / $FILL2 (events/s)" "$(fmt "${FILL_RATE[$FILL1]:-}") / $(fmt "${FILL_RATE[$FILL2]:-}")" ""
+printf '%-46s %-38s %s\n' "query at $FILL1 events (REQ/s)" "$(get req_per_s "$Q1")$(mark "$Q1")" "2 850"
+printf '%-46s %-38s %s\n' "  REQ->EOSE p50 / p99 (ms)" "$(get p50_ms "$Q1") / $(get p99_ms "$Q1") ($(get events_per_req "$Q1") events/REQ)" "2.6 / ~7"
+printf '%-46s %-38s %s\n' "query at $FILL2 events (REQ/s)" "$(get req_per_s "$Q2")$(mark "$Q2")" "-"
+printf '%-46s %-38s %s\n' "  REQ->EOSE p50 / p99 (ms)" "$(get p50_ms "$Q2") / $(get p99_ms "$Q2") ($(get events_per_req "$Q2") events/REQ)" "-"
+printf '%-46s %-38s %s\n' "fanout to $FANOUT_SUBS subs: delivery p50 / p99 (ms)" "$(get p50_ms "$F") / $(get p99_ms "$F")$(mark "$F")" "-"
+printf '%-46s %-38s %s\n' "  all subscribers reached p50 / p99 (ms)" "$(get all_p50_ms "$F") / $(get all_p99_ms "$F") (missing $(get missing "$F"))" "-"
+printf '%-46s %-38s %s\n' "memory after ingest: VmRSS / RssAnon" "$(kb_mb "$RSS_I") / $(kb_mb "$ANON_I")" ""
+printf '%-46s %-38s %s\n' "memory at end ($FILL2 events): VmRSS / RssAnon" "$(kb_mb "$RSS_E") / $(kb_mb "$ANON_E") (peak $(kb_mb "$HWM_E"))" "270 MB resident"
+printf '%-46s %-38s %s\n' "bytes on disk per event" "$(awk -v b="$DISK_USED" -v n="$STORED" 'BEGIN { printf "%.0f", b / n }') ($STORED events, data.mdb $((DISK_USED / 1048576)) MB)" "1 200"
+echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048576)) MB"
+if ((${#PLUG_ROWS[@]})); then
+    echo
+    printf '%-46s %-38s %s\n' "plugin cost (16 publishers, window 20)" "events/s" "extra CPU per event vs none"
+    base=
+    for row in "${PLUG_ROWS[@]}"; do
+        label=${row%%|*} r=${row#*|}
+        rate=$(get events_per_s "$r")
+        [[ $label == none ]] && base=$rate
+        extra=$(awk -v a="$base" -v b="$rate" 'BEGIN { if (a > 0 && b > 0) printf "%.1f us", 1e6 / b - 1e6 / a; else print "-" }')
+        printf '%-46s %-38s %s\n' "  $label" "$(fmt "$rate") (p50 $(get p50_ms "$r") ms)$(mark "$r")" "$extra"
+    done
+fi
+echo
+echo "wall time $(($(date +%s) - BENCH_START)) s; RESULT lines:"
+cat "$RESULTS"
+} | tee "$WORK/summary.txt"
