@@ -10,7 +10,7 @@
  * a max-heap on (ts, levid) of the ranges' heads yields candidates newest first
  * (k-way merge). An event present in several ranges comes out twice in a row
  * and is skipped the second time. Between slices a range keeps only its head
- * (ts, levid) and re-seeks to the greatest key <= prefix ‖ head.
+ * (ts, rank, levid) and re-seeks to the greatest key <= prefix ‖ head.
  *
  * Per candidate: one lookup of the record (for the JSON, the expiration and
  * the header fields), header checks for authors/kinds the plan did not use,
@@ -33,6 +33,7 @@ typedef struct {
     uint8_t plen;
     bool exhausted;
     int64_t head_ts;
+    uint64_t head_rank; /* complement of the id's first 8 bytes */
     uint64_t head_levid;
     MDB_cursor *cur;
     const uint8_t *id; /* PLAN_IDS */
@@ -106,7 +107,9 @@ static bool set_insert(store_query *q, uint64_t levid) {
 }
 
 static bool head_greater(const qrange *a, const qrange *b) {
-    return a->head_ts > b->head_ts || (a->head_ts == b->head_ts && a->head_levid > b->head_levid);
+    if (a->head_ts != b->head_ts) return a->head_ts > b->head_ts;
+    if (a->head_rank != b->head_rank) return a->head_rank > b->head_rank;
+    return a->head_levid > b->head_levid;
 }
 
 static void heap_down(qplan *p, uint32_t i) {
@@ -168,6 +171,7 @@ static int plan_filter(qplan *p, const filter *f, uint64_t limit) {
     for (uint32_t i = 0; i < p->nranges; i++) {
         qrange *r = &p->ranges[i];
         r->head_ts = p->until;
+        r->head_rank = UINT64_MAX;
         r->head_levid = UINT64_MAX;
         switch (p->type) {
         case PLAN_IDS: r->id = f->ids[i]; break;
@@ -238,21 +242,21 @@ static int range_take(qplan *p, qrange *r, int rc, const MDB_val *k) {
     if (rc == MDB_NOTFOUND) { r->exhausted = true; return 0; }
     if (rc) return rc;
     const uint8_t *key = k->mv_data;
-    if (k->mv_size != (size_t)r->plen + 16 || memcmp(key, r->prefix, r->plen) != 0) { r->exhausted = true; return 0; }
+    if (k->mv_size != (size_t)r->plen + TS_SUFFIX || memcmp(key, r->prefix, r->plen) != 0) { r->exhausted = true; return 0; }
     int64_t ts = get_ts(key + r->plen);
     if (ts < p->since) { r->exhausted = true; return 0; }
     r->head_ts = ts;
-    r->head_levid = get_be64(key + r->plen + 8);
+    r->head_rank = get_be64(key + r->plen + 8);
+    r->head_levid = get_be64(key + r->plen + 16);
     return 0;
 }
 
-/* Positions the range at the greatest key <= prefix ‖ head_ts ‖ head_levid. */
+/* Positions the range at the greatest key <= prefix ‖ head. */
 static int range_seek(qplan *p, qrange *r) {
-    uint8_t target[TAG_KEY_MAX + 16];
+    uint8_t target[TAG_KEY_MAX + TS_SUFFIX];
     memcpy(target, r->prefix, r->plen);
-    put_ts(target + r->plen, r->head_ts);
-    put_be64(target + r->plen + 8, r->head_levid);
-    size_t tlen = (size_t)r->plen + 16;
+    put_suffix(target + r->plen, r->head_ts, r->head_rank, r->head_levid);
+    size_t tlen = (size_t)r->plen + TS_SUFFIX;
     MDB_val k = {tlen, target}, v;
     int rc = mdb_cursor_get(r->cur, &k, &v, MDB_SET_RANGE);
     if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(r->cur, &k, &v, MDB_LAST);
@@ -313,6 +317,7 @@ static int expand_authors(store_query *q, qplan *p, MDB_txn *txn) {
             put_be32(r->prefix + 32, kind);
             r->plen = 36;
             r->head_ts = p->until;
+            r->head_rank = UINT64_MAX;
             r->head_levid = UINT64_MAX;
             next_kind = (uint64_t)kind + 1;
         }
@@ -325,6 +330,7 @@ static int expand_authors(store_query *q, qplan *p, MDB_txn *txn) {
         ranges = calloc(1, sizeof *ranges);
         if (!ranges) return ENOMEM;
         ranges[0].head_ts = p->until;
+        ranges[0].head_rank = UINT64_MAX;
         ranges[0].head_levid = UINT64_MAX;
         p->type = PLAN_TS;
         p->dbi_index = DB_TS;
@@ -359,6 +365,7 @@ static int plan_open(store_query *q, qplan *p, MDB_txn *txn) {
                 size_t rlen;
                 if ((rc = store_get_record(q->s, txn, r->head_levid, &rec, &rlen))) return rc;
                 r->head_ts = rec_i64(rec, REC_CREATED_AT);
+                r->head_rank = id_rank(rec + REC_ID);
                 if (r->head_ts < p->since || r->head_ts > p->until) { r->exhausted = true; continue; }
             }
         } else {

@@ -2,7 +2,7 @@
  * (insert, replacement, NIP-09 deletion, NIP-40 expiry). Queries live in
  * relay/query.c.
  *
- * ==== On-disk layout (format version 1) ====
+ * ==== On-disk layout (format version 2) ====
  *
  * One LMDB environment (data.mdb) in data_dir. All g1relay databases are named
  * "g1relay.*"; plugins may add their own named databases next to them.
@@ -19,22 +19,25 @@
  *                    json   = the event exactly as signed and served (event.json)
  *   g1relay.id       id[32] -> levid
  *
- * Time-ordered indexes. Each key ends with ts8 ‖ levid8 (big-endian; ts has its
- * sign bit flipped so the byte order is the numeric order), values are empty.
- * All entries for one "prefix" are contiguous and sorted by (created_at, levid),
- * so a query positions a cursor at prefix ‖ until ‖ FFFF.. and walks backwards:
- * newest first, ties newest-stored first. A scan interrupted between two time
- * slices keeps only the key of its next candidate and re-seeks to it in a new
- * read transaction (nothing is pinned between slices).
+ * Time-ordered indexes. Each key ends with ts8 ‖ rank8 ‖ levid8 (big-endian; ts
+ * has its sign bit flipped so the byte order is the numeric order; rank is the
+ * complement of the id's first 8 bytes), values are empty. All entries for one
+ * "prefix" are contiguous and sorted by (created_at, rank, levid), so a query
+ * positions a cursor at prefix ‖ until ‖ FFFF.. and walks backwards: newest
+ * first and, on equal created_at, lowest id first, as NIP-01 orders results
+ * (only a 64-bit id prefix collision falls back to storage order). A scan
+ * interrupted between two time slices keeps only the key of its next candidate
+ * and re-seeks to it in a new read transaction (nothing is pinned between
+ * slices).
  *
- *   g1relay.ts           ts ‖ levid
- *   g1relay.kind         kind be32 ‖ ts ‖ levid
- *   g1relay.pubkey_kind  pubkey[32] ‖ kind be32 ‖ ts ‖ levid
+ *   g1relay.ts           ts ‖ rank ‖ levid   (export walks it forwards)
+ *   g1relay.kind         kind be32 ‖ ts ‖ rank ‖ levid
+ *   g1relay.pubkey_kind  pubkey[32] ‖ kind be32 ‖ ts ‖ rank ‖ levid
  *                        (also serves authors-only queries: the kinds of an
  *                        author are found by skipping from kind to kind, so no
  *                        separate pubkey index is written; random-key indexes
  *                        cost one dirty page per event at commit)
- *   g1relay.tag          letter ‖ code ‖ value ‖ ts ‖ levid, for every tag whose
+ *   g1relay.tag          letter ‖ code ‖ value ‖ ts ‖ rank ‖ levid, for every tag whose
  *                        name is one ASCII letter and that has a value; code is
  *                        the raw value's length (<= 48 bytes), 0xFE for 64-char
  *                        lower-case hex values (stored as their 32 bytes: e, p),
@@ -52,9 +55,9 @@
  * tombstone matches (id, the incoming event's own pubkey), an `a` tombstone's
  * address contains the author. Kind 5 events are never deleted nor refused.
  *
- *   g1relay.meta         "version" -> u32 1, "next_levid" -> u64
+ *   g1relay.meta         "version" -> u32 2, "next_levid" -> u64
  *
- * Cost of one event: 5 index entries of 16..52 byte keys plus one per indexed
+ * Cost of one event: 4 index entries of 24..60 byte keys plus one per indexed
  * tag; the JSON is stored once. Writes happen in the writer's transaction, which
  * groups many events per commit; syncs stay on, so a commit is durable.
  */
@@ -69,7 +72,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STORE_FORMAT_VERSION 1u
+#define STORE_FORMAT_VERSION 2u
 
 const char *const store_db_names[DB_COUNT] = {
     "g1relay.events", "g1relay.id", "g1relay.ts", "g1relay.kind",
@@ -289,26 +292,25 @@ static int key_op(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen, bo
 
 /* Adds or removes every time-ordered index entry of ev. */
 static int index_event(store *s, MDB_txn *txn, const event *ev, uint64_t levid, bool add) {
-    uint8_t key[TAG_KEY_MAX + 16 + 32];
-    uint8_t suffix[16];
-    put_ts(suffix, ev->created_at);
-    put_be64(suffix + 8, levid);
+    uint8_t key[TAG_KEY_MAX + TS_SUFFIX + 32];
+    uint8_t suffix[TS_SUFFIX];
+    put_suffix(suffix, ev->created_at, id_rank(ev->id), levid);
     int rc;
-    if ((rc = key_op(txn, s->dbi[DB_TS], suffix, 16, add))) return rc;
+    if ((rc = key_op(txn, s->dbi[DB_TS], suffix, TS_SUFFIX, add))) return rc;
     memcpy(key, ev->pubkey, 32);
     put_be32(key + 32, ev->kind);
-    memcpy(key + 36, suffix, 16);
-    if ((rc = key_op(txn, s->dbi[DB_PUBKEY_KIND], key, 52, add))) return rc;
+    memcpy(key + 36, suffix, TS_SUFFIX);
+    if ((rc = key_op(txn, s->dbi[DB_PUBKEY_KIND], key, 36 + TS_SUFFIX, add))) return rc;
     put_be32(key, ev->kind);
-    memcpy(key + 4, suffix, 16);
-    if ((rc = key_op(txn, s->dbi[DB_KIND], key, 20, add))) return rc;
+    memcpy(key + 4, suffix, TS_SUFFIX);
+    if ((rc = key_op(txn, s->dbi[DB_KIND], key, 4 + TS_SUFFIX, add))) return rc;
     for (uint32_t t = 0; t < ev->tag_count; t++) {
         if (!tag_is_indexed(ev, t)) continue;
         const event_str *val = event_tag_str(ev, t, 1);
         bool hashed;
         size_t n = store_tag_key(key, event_tag_str(ev, t, 0)->ptr[0], val->ptr, val->len, &hashed);
-        memcpy(key + n, suffix, 16);
-        if ((rc = key_op(txn, s->dbi[DB_TAG], key, n + 16, add))) return rc;
+        memcpy(key + n, suffix, TS_SUFFIX);
+        if ((rc = key_op(txn, s->dbi[DB_TAG], key, n + TS_SUFFIX, add))) return rc;
     }
     if (ev->expiration) {
         put_ts(key, ev->expiration);
@@ -564,16 +566,15 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
     if (rc) return rc;
     MDB_cursor *c;
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_TS], &c))) { mdb_txn_abort(txn); return rc; }
-    uint8_t start[16];
-    put_ts(start, since);
-    memset(start + 8, 0, 8);
-    MDB_val k = {16, start}, v;
+    uint8_t start[TS_SUFFIX];
+    put_suffix(start, since, 0, 0);
+    MDB_val k = {TS_SUFFIX, start}, v;
     int64_t now = (int64_t)time(NULL);
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
-        if (k.mv_size != 16) { rc = MDB_CORRUPTED; break; }
+        if (k.mv_size != TS_SUFFIX) { rc = MDB_CORRUPTED; break; }
         if (get_ts(k.mv_data) > until) break;
-        uint64_t levid = get_be64((const uint8_t *)k.mv_data + 8);
+        uint64_t levid = get_be64((const uint8_t *)k.mv_data + 16);
         const uint8_t *rec;
         size_t rlen;
         if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) break;
@@ -599,7 +600,7 @@ int store_count_kinds(store *s, void (*fn)(void *ctx, uint32_t kind, uint64_t co
     uint64_t n = 0;
     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (rc == 0) {
-        if (k.mv_size != 20) { rc = MDB_CORRUPTED; break; }
+        if (k.mv_size != 4 + TS_SUFFIX) { rc = MDB_CORRUPTED; break; }
         const uint8_t *p = k.mv_data;
         uint32_t kind = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         if (n && kind != cur) { fn(ctx, cur, n); n = 0; }

@@ -71,7 +71,7 @@ typedef struct store_query store_query;
 
 /* Prepares a query for filters OR'ed together (they are borrowed and must outlive
  * the query). Each filter yields its matches newest first (created_at descending;
- * on equal created_at the most recently stored first), at most its limit (default_limit if it has none, clamped to
+ * on equal created_at the lowest id first, as NIP-01 says), at most its limit (default_limit if it has none, clamped to
  * max_limit; max_limit 0 = no clamp, default_limit 0 = unlimited). An event
  * matched by several filters is emitted once. Expired events are skipped. */
 store_query *store_query_new(store *s, const filter *filters, uint32_t filter_count,
@@ -99,7 +99,7 @@ typedef struct {
 int store_get_stats(store *s, store_stats *out);
 
 /* Calls emit for every stored, unexpired event with since <= created_at <= until, oldest
- * first (ties in storage order), in one read transaction. Returns 0 or an LMDB
+ * first (on equal created_at the highest id first), in one read transaction. Returns 0 or an LMDB
  * error. Used by `g1relay export`. */
 int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, void *ctx);
 

@@ -13,10 +13,10 @@
 enum {
     DB_EVENTS = 0,  /* levid (u64, MDB_INTEGERKEY) -> header ‖ json */
     DB_ID,          /* id32 -> levid (u64 native) */
-    DB_TS,          /* ts8 ‖ levid8 -> "" */
-    DB_KIND,        /* kind4 ‖ ts8 ‖ levid8 -> "" */
-    DB_PUBKEY_KIND, /* pubkey32 ‖ kind4 ‖ ts8 ‖ levid8 -> "" */
-    DB_TAG,         /* letter ‖ code ‖ value ‖ ts8 ‖ levid8 -> "" */
+    DB_TS,          /* ts8 ‖ rank8 ‖ levid8 -> "" */
+    DB_KIND,        /* kind4 ‖ ts8 ‖ rank8 ‖ levid8 -> "" */
+    DB_PUBKEY_KIND, /* pubkey32 ‖ kind4 ‖ ts8 ‖ rank8 ‖ levid8 -> "" */
+    DB_TAG,         /* letter ‖ code ‖ value ‖ ts8 ‖ rank8 ‖ levid8 -> "" */
     DB_REPL,        /* address (pubkey32 ‖ kind4 ‖ d) -> levid8 */
     DB_DEL_ID,      /* id32 ‖ deleter pubkey32 -> "" */
     DB_DEL_ADDR,    /* address -> ts8 (latest deletion's created_at) */
@@ -61,6 +61,17 @@ static inline void put_be32(uint8_t *p, uint32_t v) {
 /* Timestamps are signed: flip the sign bit so negative values sort first. */
 static inline void put_ts(uint8_t *p, int64_t ts) { put_be64(p, (uint64_t)ts ^ 0x8000000000000000ull); }
 static inline int64_t get_ts(const uint8_t *p) { return (int64_t)(get_be64(p) ^ 0x8000000000000000ull); }
+
+/* Suffix of every time-ordered index key: ts ‖ rank ‖ levid, where rank is the
+ * complement of the id's first 8 bytes, so that a backwards scan yields, on equal
+ * created_at, the lowest id first (NIP-01). */
+#define TS_SUFFIX 24
+static inline uint64_t id_rank(const uint8_t id[32]) { return ~get_be64(id); }
+static inline void put_suffix(uint8_t *p, int64_t ts, uint64_t rank, uint64_t levid) {
+    put_ts(p, ts);
+    put_be64(p + 8, rank);
+    put_be64(p + 16, levid);
+}
 
 /* Tag index value: letter ‖ code ‖ bytes. code 0..TAG_RAW_MAX: raw value of that
  * length; TAG_CODE_HEX: 64 lower-case hex digits stored as 32 bytes;

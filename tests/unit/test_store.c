@@ -249,7 +249,7 @@ static void list_free(result_list *r) {
 static int by_time_desc(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     if (QEV[x].created_at != QEV[y].created_at) return QEV[x].created_at < QEV[y].created_at ? 1 : -1;
-    return QLEV[x] < QLEV[y] ? 1 : QLEV[x] > QLEV[y] ? -1 : 0;
+    return memcmp(QEV[x].id, QEV[y].id, 32); /* NIP-01: lowest id first on ties */
 }
 
 /* Brute force: per filter its newest `limit` matches, concatenated without repeats. */
