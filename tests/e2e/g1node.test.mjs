@@ -73,7 +73,7 @@ describe('BRIEF §6 byte-exact extrinsic', () => {
   before(async () => {
     node = await new NodeProcess({ blockMs: 200, genesisHash: G1_GENESIS, specVersion: 1100, txVersion: 1, genesisBalances: { [address(payer)]: 1000 } }).start();
   });
-  after(() => node.stop());
+  after(() => node.dispose());
 
   test('our builder reproduces the vector, the node accepts it and moves 100 centimes', async () => {
     assert.equal(address(payer), 'g1QajBQV5yHurKa49Lzy2XM47KhQNSXzoCeYHmJtTofG47mJu');
@@ -110,7 +110,7 @@ describe('validation and dispatch', () => {
   before(async () => {
     node = await new NodeProcess({ blockMs: 150, genesisBalances: { [address(alice)]: 1_000_000, [address(bob)]: 50_000, [address(poor)]: 1000 } }).start();
   });
-  after(() => node.stop());
+  after(() => node.dispose());
 
   test('RPC basics look like a Substrate node', async () => {
     const props = await node.rpc('system_properties');
@@ -311,7 +311,7 @@ describe('pool rules and eras (blocks on demand)', () => {
   const alice = keyFromName('alice');
   const dest = keyFromName('era-dest').publicKey;
   before(async () => { node = await new NodeProcess({ blockMs: 0, genesisBalances: { [address(alice)]: 1_000_000 } }).start(); });
-  after(() => node.stop());
+  after(() => node.dispose());
 
   test('identical resubmission of a pooled extrinsic → 1013; same nonce, other bytes → 1014', async () => {
     await node.rpc('test_produceBlock', [3]);
@@ -369,7 +369,7 @@ describe('faults', () => {
   const alice = keyFromName('alice');
   const dest = keyFromName('fault-dest').publicKey;
   before(async () => { node = await new NodeProcess({ blockMs: 200, finalityLag: 1, genesisBalances: { [address(alice)]: 1_000_000 } }).start(); });
-  after(() => node.stop());
+  after(() => node.dispose());
 
   test('refuse: connections refused for N seconds, then served again on the same port', async () => {
     await node.fault({ mode: 'refuse', seconds: 1 });
@@ -454,7 +454,7 @@ describe('faults', () => {
       await waitFor(async () => { try { return (await sup.ledger()).some((e) => e.extrinsicHash === hash); } catch { return false; } }, { timeoutMs: 10000, what: 'supervised restart' });
       assert.ok(sup.output.includes('starting it again'), 'the node really restarted');
       assert.equal(sup.proc.exitCode, null, 'the supervisor keeps running');
-    } finally { await sup.stop(); }
+    } finally { await sup.dispose(); }
   });
 
   test('a state journal cut in the middle of a line is repaired on start', async () => {
@@ -473,7 +473,7 @@ describe('faults', () => {
       await assert.rejects(n2.rpc('system_health', [], { timeoutMs: 300 }));
       await sleep(900);
       await n2.rpc('system_health');
-    } finally { await n2.stop(); }
+    } finally { await n2.dispose(); }
   });
 });
 
@@ -493,7 +493,7 @@ describe('gdev runtime', () => {
       await node.rpc('author_submitExtrinsic', [ok]);
       await includedIn(node, extrinsicHash(ok));
       assert.deepEqual((await node.ledger()).map((e) => [e.to, e.amount]), [[address(to, 42), Number(ed)]]);
-    } finally { await node.stop(); }
+    } finally { await node.dispose(); }
   });
 });
 
@@ -514,7 +514,7 @@ describe('g1relay tx transfer through the test node', () => {
     metadataFile = path.join(node.dir, 'metadata.scale');
     fs.writeFileSync(metadataFile, Buffer.from((await node.rpc('state_getMetadata')).slice(2), 'hex'));
   });
-  after(() => node && node.stop());
+  after(() => node && node.dispose());
 
   // Runs `g1relay tx transfer` with the chain state read from the node; returns [hex, hash].
   async function relaySigns(args, stdin, signer) {

@@ -108,6 +108,7 @@ export class WsClient {
 export class NodeProcess {
   constructor(opts = {}) {
     this.opts = opts;
+    this.ownDir = !opts.dir;
     this.dir = opts.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'g1node-'));
     this.stateFile = opts.stateFile || path.join(this.dir, 'state.json');
     this.port = opts.port || 0;
@@ -162,6 +163,12 @@ export class NodeProcess {
   async kill() { if (this.proc && this.proc.exitCode === null) { this.proc.kill('SIGKILL'); await this.exited; } }
 
   async restart() { await this.stop(); return this.start(); }
+
+  // Stop and remove the temporary directory this object created (state journal included).
+  async dispose() {
+    await this.stop();
+    if (this.ownDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
 
   rpc(method, params = [], opts) { return rpc(this.url, method, params, opts); }
   ledger() { return this.rpc('test_ledger'); }
