@@ -19,6 +19,7 @@
 #   BENCH_FANOUT_SUBS, BENCH_FANOUT_EVENTS   fan-out size (1000, 100)
 #   BENCH_FILL_MODE=import|publish   how to pre-populate (default import when available)
 #   BENCH_PLUGINS=0              skip the plugin cost section
+#   BENCH_SECTIONS="main plugins"  which sections run (e.g. BENCH_SECTIONS=plugins)
 #   BENCH_DIR=DIR, BENCH_KEEP=1  where to work, and keep it afterwards
 #   BENCH_RESULTS=FILE           also append every RESULT line to FILE
 set -euo pipefail
@@ -188,6 +189,11 @@ BENCH_START=$(date +%s)
 log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
 log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
 
+want() { [[ " ${BENCH_SECTIONS:-main plugins} " == *" $1 "* ]]; }
+I1= I20= Q1= Q2= F= STORED= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
+MEM[after-ingest]="0 0 0"
+MEM[end]="0 0 0"
+if want main; then
 start_relay "$WORK/data"
 fill 0 "$FILL1"
 query_at "$FILL1"
@@ -225,6 +231,7 @@ if [[ -z $STORED ]]; then
     STORED=$((FILL2 + $(get ok "$I1" || echo 0) + $(get ok "$I20" || echo 0)))
     STORED_NOTE="(events accepted; replaced versions not subtracted)"
 fi
+fi
 
 # ---- plugin cost (issue 3) -------------------------------------------------------
 # HOOK: per-event cost of no plugin / in-process plugin / external write-policy
@@ -240,14 +247,18 @@ plugin_run() { # label events window extra-run-options...
     stop_relay
     rm -rf "$WORK/plugin-$label"
 }
-if [[ ${BENCH_PLUGINS:-1} == 1 ]] && timeout 10 "$BIN" run --help 2>&1 | grep -q -- '--write-policy' &&
+if want plugins && [[ ${BENCH_PLUGINS:-1} == 1 ]] && timeout 10 "$BIN" run --help 2>&1 | grep -q -- '--write-policy' &&
     [[ -d $ROOT/tests/fixtures/bench ]]; then
     PN=$((INGEST_EVENTS / 4)); ((PN >= 1000)) || PN=1000
-    log "plugin cost: $PN events each, 16 publishers, window 20"
+    log "plugin cost: $PN events each (${PN}/5 for the bash-per-event filter), 16 publishers, window 20"
+    printf 'plugins = ["kind_filter"]\n[plugin.kind_filter]\ndeny = [4, "20000-20999"]\n' >"$WORK/inprocess.conf"
     plugin_run none "$PN" 20
-    plugin_run inprocess "$PN" 20 --set 'plugins=["kind_filter"]'
-    plugin_run external "$PN" 20 --write-policy "$ROOT/tests/fixtures/bench/accept-policy.sh"
-    plugin_run filterdir "$((PN / 5))" 20 --filter-dir "$ROOT/tests/fixtures/bench/filter"
+    plugin_run inprocess "$PN" 20 --config "$WORK/inprocess.conf"
+    if [[ -x $TOOLS/policy_accept_all ]]; then
+        plugin_run external-c "$PN" 20 --write-policy "$TOOLS/policy_accept_all"
+    fi
+    plugin_run external-bash "$PN" 20 --write-policy "$ROOT/tests/fixtures/bench/accept-policy.sh"
+    plugin_run filter-dir-bash "$((PN / 5))" 20 --filter-dir "$ROOT/tests/fixtures/bench/filter"
 fi
 
 # ---- summary --------------------------------------------------------------------
@@ -263,6 +274,7 @@ echo
 echo "g1relay benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
 echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: figures are noisy)"
 echo
+if want main; then
 printf '%-46s %-38s %s\n' "measure" "g1relay" "strfry reference (issue 2)"
 printf '%-46s %-38s %s\n' "----------------------------------------------" "--------------------------------------" "--------------------------"
 printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 1 (events/s)" "$(get events_per_s "$I1") (p50 $(get p50_ms "$I1") ms, p99 $(get p99_ms "$I1") ms)$(mark "$I1")" "5 900"
@@ -279,9 +291,10 @@ printf '%-46s %-38s %s\n' "memory after ingest: VmRSS / RssAnon" "$(kb_mb "$RSS_
 printf '%-46s %-38s %s\n' "memory at end ($FILL2 events): VmRSS / RssAnon" "$(kb_mb "$RSS_E") / $(kb_mb "$ANON_E") (peak $(kb_mb "$HWM_E"))" "270 MB resident"
 printf '%-46s %-38s %s\n' "bytes on disk per event" "$(awk -v b="$DISK_USED" -v n="$STORED" 'BEGIN { printf "%.0f", b / n }') ($STORED events, data.mdb $((DISK_USED / 1048576)) MB)" "1 200"
 echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048576)) MB"
+fi
 if ((${#PLUG_ROWS[@]})); then
     echo
-    printf '%-46s %-38s %s\n' "plugin cost (16 publishers, window 20)" "events/s" "extra CPU per event vs none"
+    printf '%-46s %-38s %s\n' "plugin cost (16 publishers, window 20)" "events/s" "extra time per event vs none"
     base=
     for row in "${PLUG_ROWS[@]}"; do
         label=${row%%|*} r=${row#*|}
