@@ -17,7 +17,7 @@ CSTD    := -std=c17 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla
 OPT     ?= -O2 -g
 INCS    := -I. -Irelay -Iplugins -Isettlement -Iipfs
-LIBS    := -lwebsockets -lsecp256k1 -lsodium -llmdb -lcjson -lpthread -lm
+LIBS    := -lwebsockets -lsecp256k1 -lsodium -llmdb -lcjson -lxxhash -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SRC_DIRS := relay plugins settlement ipfs

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debian_packages=(build-essential pkg-config clang libwebsockets-dev libsecp256k1-dev
-                 libsodium-dev liblmdb-dev libcjson-dev lmdb-utils nodejs npm curl)
+                 libsodium-dev liblmdb-dev libcjson-dev libxxhash-dev lmdb-utils nodejs npm curl)
 missing=()
 for p in "${debian_packages[@]}"; do
   # nodejs/npm may come from elsewhere (a newer Node); accept any working binary.

@@ -24,6 +24,9 @@ typedef struct {
     uint8_t index;
     bool has_calls;
     uint32_t calls_type;
+    bool has_events, has_errors;
+    uint32_t event_type, error_type;
+    size_t storage_offset; /* offset of the pallet's Option<PalletStorageMetadata> */
     size_t constant_first, constant_count;
 } md_pallet;
 
@@ -268,14 +271,14 @@ static int md_parse_pallets(metadata *md, scale_reader *r, char *err, size_t err
     md->pallet_count = n;
     for (size_t i = 0; i < n; i++) {
         md_pallet *p = &md->pallets[i];
-        bool has;
-        uint32_t ty;
         if (!md_string(r, &p->name, &p->name_len)) return md_fail(err, errlen, "metadata: pallet %zu: bad name", i);
+        p->storage_offset = r->pos;
         if (!md_skip_storage(r, v)) return md_fail(err, errlen, "metadata: pallet %.*s: bad storage", (int)p->name_len, p->name);
         if (!md_read_pallet_type(r, v, &p->has_calls, &p->calls_type) ||
             (p->has_calls && !md_check_type(md, p->calls_type)))
             return md_fail(err, errlen, "metadata: pallet %.*s: bad calls", (int)p->name_len, p->name);
-        if (!md_read_pallet_type(r, v, &has, &ty)) return md_fail(err, errlen, "metadata: pallet %.*s: bad event", (int)p->name_len, p->name);
+        if (!md_read_pallet_type(r, v, &p->has_events, &p->event_type) || (p->has_events && !md_check_type(md, p->event_type)))
+            return md_fail(err, errlen, "metadata: pallet %.*s: bad event", (int)p->name_len, p->name);
         size_t nc;
         if (!scale_read_length(r, 1, MD_MAX_ITEMS, &nc)) return md_fail(err, errlen, "metadata: pallet %.*s: bad constants", (int)p->name_len, p->name);
         p->constant_first = md->constant_count;
@@ -288,7 +291,8 @@ static int md_parse_pallets(metadata *md, scale_reader *r, char *err, size_t err
                 return md_fail(err, errlen, "metadata: pallet %.*s: bad constant", (int)p->name_len, p->name);
             if (md_add_constant(md, &c) < 0) return md_fail(err, errlen, "out of memory");
         }
-        if (!md_read_pallet_type(r, v, &has, &ty)) return md_fail(err, errlen, "metadata: pallet %.*s: bad error type", (int)p->name_len, p->name);
+        if (!md_read_pallet_type(r, v, &p->has_errors, &p->error_type) || (p->has_errors && !md_check_type(md, p->error_type)))
+            return md_fail(err, errlen, "metadata: pallet %.*s: bad error type", (int)p->name_len, p->name);
         if (v >= 16) {
             size_t na, nv;
             if (!scale_read_length(r, 1, MD_MAX_ITEMS, &na)) return md_fail(err, errlen, "metadata: pallet %.*s: bad associated types", (int)p->name_len, p->name);
@@ -776,3 +780,121 @@ static bool md_type_is_empty_depth(const metadata *md, uint32_t type_id, int dep
 }
 
 bool metadata_type_is_empty(const metadata *md, uint32_t type_id) { return md_type_is_empty_depth(md, type_id, 0); }
+
+/* ---- storage entries, pallets by index, names (for reading chain state) ---- */
+
+static void md_copy_name(const uint8_t *p, size_t n, char *out, size_t outlen) {
+    if (!out || !outlen) return;
+    size_t k = n < outlen - 1 ? n : outlen - 1;
+    memcpy(out, p, k);
+    out[k] = 0;
+}
+
+int metadata_storage_entry(const metadata *md, const char *pallet, const char *item, metadata_storage *out) {
+    const md_pallet *p = md_find_pallet(md, pallet);
+    if (!p) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, p->storage_offset);
+    bool some;
+    size_t n;
+    if (!scale_read_option(&r, &some) || !some || !md_skip_string(&r) || !scale_read_length(&r, 1, MD_MAX_ITEMS, &n)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *name;
+        size_t name_len;
+        uint8_t modifier, kind;
+        metadata_storage e;
+        memset(&e, 0, sizeof e);
+        if (!md_string(&r, &name, &name_len) || !scale_read_u8(&r, &modifier) || !scale_read_u8(&r, &kind)) return -1;
+        if (kind == 0) {
+            if (!md_type_id(&r, &e.value_type)) return -1;
+        } else if (kind == 1) {
+            size_t nh;
+            if (!scale_read_length(&r, 1, 64, &nh)) return -1;
+            for (size_t j = 0; j < nh; j++) {
+                uint8_t h;
+                if (!scale_read_u8(&r, &h)) return -1;
+                if (j < 8) e.hashers[j] = h;
+            }
+            e.is_map = true;
+            e.hasher_count = nh < 8 ? nh : 8;
+            if (!md_type_id(&r, &e.key_type) || !md_type_id(&r, &e.value_type)) return -1;
+        } else return -1;
+        const uint8_t *dflt;
+        size_t dlen;
+        if (!scale_read_bytes_view(&r, &dflt, &dlen, METADATA_MAX_BYTES) || !md_skip_strings(&r)) return -1;
+        if (md->version >= 16 && !md_skip_item_deprecation(&r)) return -1;
+        if (md_name_is(name, name_len, item)) {
+            e.optional = modifier == 0;
+            e.default_value = dflt;
+            e.default_len = dlen;
+            *out = e;
+            return md_check_type(md, e.value_type) && (!e.is_map || md_check_type(md, e.key_type)) ? 0 : -1;
+        }
+    }
+    return -1;
+}
+
+int metadata_pallet_by_index(const metadata *md, uint8_t index, char *name, size_t namelen,
+                             uint32_t *event_type, uint32_t *error_type) {
+    for (size_t i = 0; i < md->pallet_count; i++) {
+        const md_pallet *p = &md->pallets[i];
+        if (p->index != index) continue;
+        md_copy_name(p->name, p->name_len, name, namelen);
+        if (event_type) *event_type = p->has_events ? p->event_type : UINT32_MAX;
+        if (error_type) *error_type = p->has_errors ? p->error_type : UINT32_MAX;
+        return 0;
+    }
+    return -1;
+}
+
+int metadata_variant_by_index(const metadata *md, uint32_t type_id, uint8_t index, char *name, size_t namelen,
+                              metadata_variant *out) {
+    if (type_id >= md->type_count || md->types[type_id].kind != MD_VARIANT) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, md->types[type_id].def_offset);
+    size_t n;
+    if (!scale_read_length(&r, 1, 256, &n)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *vname;
+        size_t vlen, nf;
+        metadata_variant v;
+        memset(&v, 0, sizeof v);
+        if (!md_string(&r, &vname, &vlen) || !scale_read_length(&r, 1, MD_MAX_ITEMS, &nf)) return -1;
+        for (size_t j = 0; j < nf; j++) {
+            uint32_t ty;
+            if (!md_skip_field(&r, &ty)) return -1;
+            if (j < 16) v.field_types[j] = ty;
+        }
+        uint8_t vi;
+        if (!scale_read_u8(&r, &vi) || !md_skip_strings(&r)) return -1;
+        if (vi == index) {
+            if (nf > 16) return -1; /* callers need every field type */
+            v.index = vi;
+            v.field_count = nf;
+            md_copy_name(vname, vlen, name, namelen);
+            if (out) *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int metadata_type_field_name(const metadata *md, uint32_t type_id, size_t i, char *name, size_t namelen) {
+    if (type_id >= md->type_count || md->types[type_id].kind != MD_COMPOSITE || !namelen) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, md->types[type_id].def_offset);
+    size_t n;
+    if (!scale_read_length(&r, 1, MD_MAX_ITEMS, &n) || i >= n) return -1;
+    for (size_t k = 0; k < i; k++)
+        if (!md_skip_field(&r, NULL)) return -1;
+    bool some;
+    name[0] = 0;
+    if (!scale_read_option(&r, &some)) return -1;
+    if (some) {
+        const uint8_t *p;
+        size_t len;
+        if (!md_string(&r, &p, &len)) return -1;
+        md_copy_name(p, len, name, namelen);
+    }
+    return 0;
+}

@@ -89,6 +89,31 @@ int metadata_extrinsic_types(const metadata *md, uint32_t *address_type, uint32_
 /* True if the runtime accepts extrinsic format version v (e.g. 4). */
 bool metadata_supports_extrinsic_version(const metadata *md, uint8_t v);
 
+/* A storage item of a pallet (for reading chain state with state_getStorage).
+ * Hashers: 0 Blake2_128, 1 Blake2_256, 2 Blake2_128Concat, 3 Twox128,
+ * 4 Twox256, 5 Twox64Concat, 6 Identity. */
+typedef struct {
+    bool is_map;               /* false: a plain value */
+    bool optional;             /* modifier Optional (absent = None) rather than Default */
+    uint8_t hashers[8];
+    size_t hasher_count;
+    uint32_t key_type, value_type;
+    const uint8_t *default_value; /* SCALE default (owned by md) */
+    size_t default_len;
+} metadata_storage;
+/* Returns 0, or -1 if the pallet or item is absent. */
+int metadata_storage_entry(const metadata *md, const char *pallet, const char *item, metadata_storage *out);
+/* The pallet with this index: its name (copied, truncated to namelen) and its
+ * event and error types (UINT32_MAX if none). Returns 0, or -1 if absent. */
+int metadata_pallet_by_index(const metadata *md, uint8_t index, char *name, size_t namelen,
+                             uint32_t *event_type, uint32_t *error_type);
+/* The variant of a VARIANT type with this index: its name (copied) and fields.
+ * Returns 0, or -1 if absent, not a variant, or with more than 16 fields. */
+int metadata_variant_by_index(const metadata *md, uint32_t type_id, uint8_t index, char *name, size_t namelen,
+                              metadata_variant *out);
+/* Name of field i of a COMPOSITE type ("" for an unnamed field). 0 or -1. */
+int metadata_type_field_name(const metadata *md, uint32_t type_id, size_t i, char *name, size_t namelen);
+
 /* True if a type encodes to zero bytes (empty composite/tuple, or of those). */
 bool metadata_type_is_empty(const metadata *md, uint32_t type_id);
 #endif
