@@ -308,6 +308,33 @@ test('live: an event from connection A reaches matching subscriptions on B only'
   } finally { await pub.end(); await subc.end(); }
 });
 
+test('live: refused, duplicate and older-replaceable events are not broadcast', async () => {
+  const k = newKey();
+  const sub = await connect(relay.url);
+  try {
+    await sub.req('w', { authors: [k.pk] });
+    const from = sub.mark();
+    const ev = makeEvent(k, { content: 'once' });
+    await publishOk(c, ev);
+    await sub.waitEvent('w', (e) => e.id === ev.id, { from });
+    await c.publish(ev); // duplicate
+    await c.publish(tamper(makeEvent(k, { content: 'forged' }), { content: 'forged!' })); // bad id
+    const v2 = makeEvent(k, { kind: 0, created_at: now() - 10, content: '{"name":"new"}' });
+    const v1 = makeEvent(k, { kind: 0, created_at: now() - 20, content: '{"name":"old"}' });
+    await publishOk(c, v2);
+    await c.publish(v1); // older than the stored version
+    await sub.waitEvent('w', (e) => e.id === v2.id, { from });
+    const got = await sub.collectFor((m) => Array.isArray(m) && m[0] === 'EVENT' && m[1] === 'w', 300, from);
+    assert.deepEqual(got.map((m) => m[2].id), [ev.id, v2.id], 'only the two stored events were delivered, once each');
+  } finally { await sub.end(); }
+});
+
+test('CLOSE of an unknown subscription is harmless', async () => {
+  c.close('never-opened');
+  c.send(['CLOSE', 'x'.repeat(200)]);
+  await c.assertAlive();
+});
+
 // Canonical serialisation (BRIEF §1): content and tags with characters escaped
 // differently by the strict NIP-01 rule and by JSON.stringify.
 const trickyContent = 'line1\nline2 "quoted" back\\slash\ttab ctrl\x01 del\x7f bell\x07 é ü 中文 🎉 \u2028 \r\b\f end';
