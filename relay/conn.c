@@ -167,7 +167,7 @@ conn *conn_take_wake_list(conn_table *t) {
             t->free_stack[t->free_top++] = head->index;
             pthread_mutex_unlock(&t->free_lock);
         } else {
-            head->wake_next = out;
+            head->taken_next = out;
             out = head;
         }
         head = next;

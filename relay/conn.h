@@ -44,6 +44,7 @@ typedef struct conn {
     bool kill;                 /* cut off (slow reader); lws thread closes it */
     bool in_wake_list;
     struct conn *wake_next;
+    struct conn *taken_next;   /* list returned by conn_take_wake_list (lws thread) */
     /* input scheduling (L) */
     struct job *in_head, *in_tail;
     bool scheduled;            /* in the workers' ready queue or being processed */
@@ -106,7 +107,8 @@ void conn_done_queued(conn_table *t, conn_id id, uint32_t n);
 void conn_request_service_locked(conn_table *t, conn *c);
 
 /* lws thread: takes the list of connections that need a writable callback, a
- * resume of reading, or closing. Walk it with c->wake_next. */
+ * resume of reading, or closing. Walk it with c->taken_next (other threads may
+ * already queue the same connection again through wake_next meanwhile). */
 conn *conn_take_wake_list(conn_table *t);
 /* lws thread: pops the next output item (NULL if none). */
 out_item *conn_pop_output(conn *c);

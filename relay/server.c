@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #define RX_BUFFER_SIZE 32768
-#define WRITES_PER_CALLBACK 64
+#define WRITE_BATCH_BYTES (256 * 1024) /* bytes of frames written per writable callback */
 
 typedef struct {
     bool has_conn;
@@ -178,40 +178,62 @@ done:
     }
 }
 
-static int write_item(struct lws *wsi, out_item *it) {
-    if (!it->prefix && !it->close_bracket)
-        return lws_write(wsi, (unsigned char *)it->body->data, it->body->len, LWS_WRITE_TEXT) < 0 ? -1 : 0;
+static bool scratch_reserve(size_t need) {
+    if (need <= g_scratch_cap) return true;
+    size_t cap = g_scratch_cap ? g_scratch_cap : 65536;
+    while (cap < need) cap *= 2;
+    unsigned char *nb = realloc(g_scratch, cap);
+    if (!nb) return false;
+    g_scratch = nb;
+    g_scratch_cap = cap;
+    return true;
+}
+
+/* Appends one complete WebSocket text frame (server frames are not masked)
+ * holding prefix + body (+ "]") at g_scratch[at]; returns the new end or 0. */
+static size_t append_frame(size_t at, const out_item *it) {
     size_t plen = it->prefix ? it->prefix->len : 0;
     size_t len = plen + it->body->len + (it->close_bracket ? 1 : 0);
-    if (LWS_PRE + len > g_scratch_cap) {
-        size_t cap = g_scratch_cap ? g_scratch_cap : 65536;
-        while (cap < LWS_PRE + len) cap *= 2;
-        unsigned char *nb = realloc(g_scratch, cap);
-        if (!nb) return -1;
-        g_scratch = nb;
-        g_scratch_cap = cap;
+    if (!scratch_reserve(at + 10 + len)) return 0;
+    unsigned char *p = g_scratch + at;
+    *p++ = 0x81; /* FIN | text */
+    if (len < 126) {
+        *p++ = (unsigned char)len;
+    } else if (len <= 0xffff) {
+        *p++ = 126;
+        *p++ = (unsigned char)(len >> 8);
+        *p++ = (unsigned char)len;
+    } else {
+        *p++ = 127;
+        for (int i = 7; i >= 0; i--) *p++ = (unsigned char)((uint64_t)len >> (8 * i));
     }
-    unsigned char *p = g_scratch + LWS_PRE;
     if (plen) memcpy(p, it->prefix->data, plen);
     memcpy(p + plen, it->body->data, it->body->len);
     if (it->close_bracket) p[plen + it->body->len] = ']';
-    return lws_write(wsi, p, len, LWS_WRITE_TEXT) < 0 ? -1 : 0;
+    return (size_t)(p - g_scratch) + len;
 }
 
+/* Writes queued messages. Several frames are built into one buffer and handed
+ * to lws as raw bytes in a single write (lws frames each lws_write separately,
+ * which costs one send(2) per message); lws keeps any unsent remainder and
+ * flushes it before anything else, so frames are never interleaved. */
 static int on_writeable(relay_ctx *ctx, struct lws *wsi, session *ss) {
     conn *c = conn_at(ctx->conns, ss->conn_index);
     pthread_mutex_lock(&c->lock);
     bool kill = c->kill;
     pthread_mutex_unlock(&c->lock);
     if (kill) return -1;
-    for (int i = 0; i < WRITES_PER_CALLBACK; i++) {
+    size_t at = LWS_PRE;
+    if (!scratch_reserve(at)) return -1;
+    while (at - LWS_PRE < WRITE_BATCH_BYTES) {
         out_item *it = conn_pop_output(c);
-        if (!it) return 0;
-        int rc = write_item(wsi, it);
+        if (!it) break;
+        size_t end = append_frame(at, it);
         out_item_free(it);
-        if (rc < 0) return -1;
-        if (lws_send_pipe_choked(wsi)) break;
+        if (!end) return -1;
+        at = end;
     }
+    if (at > LWS_PRE && lws_write(wsi, g_scratch + LWS_PRE, at - LWS_PRE, LWS_WRITE_RAW) < 0) return -1;
     pthread_mutex_lock(&c->lock);
     bool more = c->out_head != NULL;
     pthread_mutex_unlock(&c->lock);
@@ -231,7 +253,7 @@ static void on_closed(relay_ctx *ctx, session *ss) {
 
 static void on_wake(relay_ctx *ctx) {
     atomic_store(&ctx->wake_pending, false);
-    for (conn *c = conn_take_wake_list(ctx->conns); c; c = c->wake_next) {
+    for (conn *c = conn_take_wake_list(ctx->conns); c; c = c->taken_next) {
         pthread_mutex_lock(&c->lock);
         struct lws *wsi = c->state == CONN_OPEN ? c->wsi : NULL;
         bool kill = c->kill, resume = c->want_resume, out = c->out_head != NULL;
