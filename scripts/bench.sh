@@ -19,7 +19,8 @@
 #   BENCH_FANOUT_SUBS, BENCH_FANOUT_EVENTS   fan-out size (1000, 100)
 #   BENCH_FILL_MODE=import|publish   how to pre-populate (default import when available)
 #   BENCH_PLUGINS=0              skip the plugin cost section
-#   BENCH_SECTIONS="main plugins"  which sections run (e.g. BENCH_SECTIONS=plugins)
+#   BENCH_SECTIONS="main node plugins"  which sections run (node: ingest again with a
+#                                Node ws client, as the strfry reference was measured)
 #   BENCH_DIR=DIR, BENCH_KEEP=1  where to work, and keep it afterwards
 #   BENCH_RESULTS=FILE           also append every RESULT line to FILE
 set -euo pipefail
@@ -114,33 +115,41 @@ url() { echo "ws://127.0.0.1:$PORT"; }
 
 # kB of a field of /proc/PID/status (VmRSS, RssAnon, VmHWM)
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# CPU seconds (user+system) used so far by the relay
+# CPU seconds (user+system) used so far by the relay and its descendants (live
+# write-policy processes, plus reaped children through cutime/cstime)
+tree_pids() {
+    local p=$1 c
+    echo "$p"
+    for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
 relay_cpu() {
-    local tck
+    local tck p
     tck=$(getconf CLK_TCK)
-    awk -v t="$tck" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / t }' "/proc/$RELAY_PID/stat"
+    for p in $(tree_pids "$RELAY_PID"); do cat "/proc/$p/stat" 2>/dev/null || true; done |
+        awk -v t="$tck" '{ sub(/^.*\) /, ""); s += $12 + $13 + $14 + $15 } END { printf "%.3f\n", s / t }'
 }
 
 # get KEY "RESULT line"
 get() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k { print $2; exit }'; }
 
 LAST=
-# lg NAME loadgen-args...: runs loadgen, records its RESULT line (plus the relay's
-# CPU seconds during the run) as LAST and in the results file.
-lg() {
+# run_measured NAME COMMAND...: runs a load generator, records its RESULT line
+# (plus the relay's CPU seconds during the run) as LAST and in the results file.
+run_measured() {
     local name=$1 out cpu0 cpu1 rc=0
     shift
     cpu0=$(relay_cpu)
-    out=$("$LOADGEN" "$@" --timeout "$LG_TIMEOUT") || rc=$?
+    out=$("$@" --timeout "$LG_TIMEOUT") || rc=$?
     cpu1=$(relay_cpu)
     LAST=$(grep '^RESULT' <<<"$out" | tail -1 || true)
-    [[ -n $LAST ]] || LAST="RESULT $1 complete=0"
+    [[ -n $LAST ]] || LAST="RESULT $name complete=0"
     LAST="$LAST name=$name relay_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }')"
     echo "$LAST" >>"$RESULTS"
     [[ -z ${BENCH_RESULTS:-} ]] || echo "$LAST" >>"$BENCH_RESULTS"
-    ((rc == 0)) || log "loadgen $name exited $rc (figures kept, marked in the table)"
+    ((rc == 0)) || log "$name exited $rc (figures kept, marked in the table)"
     return 0
 }
+lg() { local name=$1; shift; run_measured "$name" "$LOADGEN" "$@"; }
 
 HAVE_IMPORT=0
 if timeout 10 "$BIN" import --help >/dev/null 2>&1; then HAVE_IMPORT=1; fi
@@ -189,7 +198,7 @@ BENCH_START=$(date +%s)
 log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
 log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
 
-want() { [[ " ${BENCH_SECTIONS:-main plugins} " == *" $1 "* ]]; }
+want() { [[ " ${BENCH_SECTIONS:-main node plugins} " == *" $1 "* ]]; }
 I1= I20= Q1= Q2= F= STORED= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
 MEM[after-ingest]="0 0 0"
 MEM[end]="0 0 0"
@@ -206,6 +215,20 @@ log "ingest: 16 publishers, window 20, $INGEST_EVENTS events"
 lg ingest-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
 I20=$LAST
 mem_snapshot after-ingest
+
+# The strfry reference was measured with a Node `ws` client: the same two runs
+# with such a client (tests/bench/ingest-node.mjs), for a like-for-like ratio.
+N1= N20=
+if want node && [[ -d $ROOT/tests/node_modules/ws ]] && command -v node >/dev/null; then
+    for w in 1 20; do
+        "$LOADGEN" fill --notes --events "$INGEST_EVENTS" --out "$WORK/notes-w$w.jsonl" >/dev/null 2>&1
+        log "ingest with the Node ws client: 16 publishers, window $w, $INGEST_EVENTS events"
+        run_measured "node-w$w" node "$ROOT/tests/bench/ingest-node.mjs" --url "$(url)" --connections 16 \
+            --window "$w" --file "$WORK/notes-w$w.jsonl"
+        [[ $w == 1 ]] && N1=$LAST || N20=$LAST
+        rm -f "$WORK/notes-w$w.jsonl"
+    done
+fi
 
 fill "$FILL1" "$FILL2"
 query_at "$FILL2"
@@ -249,7 +272,7 @@ plugin_run() { # label events window extra-run-options...
 }
 if want plugins && [[ ${BENCH_PLUGINS:-1} == 1 ]] && timeout 10 "$BIN" run --help 2>&1 | grep -q -- '--write-policy' &&
     [[ -d $ROOT/tests/fixtures/bench ]]; then
-    PN=$((INGEST_EVENTS / 4)); ((PN >= 1000)) || PN=1000
+    PN=$((INGEST_EVENTS / 4)); ((PN >= 3000)) || PN=3000
     log "plugin cost: $PN events each (${PN}/5 for the bash-per-event filter), 16 publishers, window 20"
     printf 'plugins = ["kind_filter"]\n[plugin.kind_filter]\ndeny = [4, "20000-20999"]\n' >"$WORK/inprocess.conf"
     plugin_run none "$PN" 20
@@ -279,6 +302,10 @@ printf '%-46s %-38s %s\n' "measure" "g1relay" "strfry reference (issue 2)"
 printf '%-46s %-38s %s\n' "----------------------------------------------" "--------------------------------------" "--------------------------"
 printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 1 (events/s)" "$(get events_per_s "$I1") (p50 $(get p50_ms "$I1") ms, p99 $(get p99_ms "$I1") ms)$(mark "$I1")" "5 900"
 printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 20 (events/s)" "$(get events_per_s "$I20") (p50 $(get p50_ms "$I20") ms, p99 $(get p99_ms "$I20") ms)$(mark "$I20")" "9 600"
+if [[ -n $N1 ]]; then
+printf '%-46s %-38s %s\n' "  same, Node ws client, window 1" "$(get events_per_s "$N1") (p50 $(get p50_ms "$N1") ms, p99 $(get p99_ms "$N1") ms)$(mark "$N1")" "5 900 (Node client)"
+printf '%-46s %-38s %s\n' "  same, Node ws client, window 20" "$(get events_per_s "$N20") (p50 $(get p50_ms "$N20") ms, p99 $(get p99_ms "$N20") ms)$(mark "$N20")" "9 600 (Node client)"
+fi
 printf '%-46s %-38s %s\n' "relay CPU per ingested event (w1 / w20)" "$(cpu_per_ev "$I1") / $(cpu_per_ev "$I20") us" ""
 printf '%-46s %-38s %s\n' "fill ($FILL_MODE) to $FILL1 / $FILL2 (events/s)" "$(fmt "${FILL_RATE[$FILL1]:-}") / $(fmt "${FILL_RATE[$FILL2]:-}")" ""
 printf '%-46s %-38s %s\n' "query at $FILL1 events (REQ/s)" "$(get req_per_s "$Q1")$(mark "$Q1")" "2 850"
@@ -294,14 +321,15 @@ echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048
 fi
 if ((${#PLUG_ROWS[@]})); then
     echo
-    printf '%-46s %-38s %s\n' "plugin cost (16 publishers, window 20)" "events/s" "extra time per event vs none"
+    echo "plugin cost: 16 publishers, window 20; CPU = relay + policy processes per event"
+    printf '%-30s %-34s %-16s %s\n' "  configuration" "events/s" "CPU per event" "extra CPU vs none"
     base=
     for row in "${PLUG_ROWS[@]}"; do
         label=${row%%|*} r=${row#*|}
-        rate=$(get events_per_s "$r")
-        [[ $label == none ]] && base=$rate
-        extra=$(awk -v a="$base" -v b="$rate" 'BEGIN { if (a > 0 && b > 0) printf "%.1f us", 1e6 / b - 1e6 / a; else print "-" }')
-        printf '%-46s %-38s %s\n' "  $label" "$(fmt "$rate") (p50 $(get p50_ms "$r") ms)$(mark "$r")" "$extra"
+        cpu=$(cpu_per_ev "$r")
+        [[ $label == none ]] && base=$cpu
+        extra=$(awk -v a="$base" -v b="$cpu" 'BEGIN { if (a != "" && a != "-" && b != "-") printf "%+d us", b - a; else print "-" }')
+        printf '%-30s %-34s %-16s %s\n' "  $label" "$(fmt "$(get events_per_s "$r")") (p50 $(get p50_ms "$r") ms)$(mark "$r")" "$cpu us" "$extra"
     done
 fi
 echo

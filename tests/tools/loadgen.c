@@ -185,6 +185,7 @@ typedef struct {
     char port[16];
     char path[256];
     bool have_url;
+    bool notes;
     uint32_t connections;
     uint32_t window;
     uint64_t events;
@@ -974,7 +975,10 @@ static int mode_ingest(void) {
 
 static int mode_fill(void) {
     if (!opt.out && !opt.have_url) die("fill needs --out FILE (JSON lines for `g1relay import`) or --url");
-    author_key *keys = derive_keys("author", opt.seed, opt.authors);
+    /* --notes: the ingest events (fresh kind 1 notes, created_at now) instead of the mix */
+    uint64_t nonce = now_ns() ^ (uint64_t)getpid() << 40;
+    uint32_t nkeys = opt.notes ? 100 : opt.authors;
+    author_key *keys = opt.notes ? derive_keys("ingest", nonce, nkeys) : derive_keys("author", opt.seed, nkeys);
     FILE *f = NULL;
     if (opt.out) {
         f = strcmp(opt.out, "-") == 0 ? stdout : fopen(opt.out, "w");
@@ -990,7 +994,8 @@ static int mode_fill(void) {
     for (uint64_t first = 0; first < opt.events; first += FILL_CHUNK) {
         uint64_t cnt = opt.events - first < FILL_CHUNK ? opt.events - first : FILL_CHUNK;
         uint64_t g0 = now_ns();
-        batch b = gen_batch(GEN_MIX, keys, opt.authors, opt.seed, 0, 0, conns != NULL, opt.offset + first, cnt, kc);
+        batch b = gen_batch(opt.notes ? GEN_NOTE : GEN_MIX, keys, nkeys, opt.seed, nonce, wall_now(), conns != NULL,
+                            opt.offset + first, cnt, kc);
         gen_s += (double)(now_ns() - g0) / 1e9;
         bytes += b.data.len;
         if (f) {
@@ -1281,6 +1286,7 @@ static void usage(FILE *out) {
             "  --seed N          seed of the fill mix (1)\n"
             "  --offset N        first event number of a fill (to extend an earlier fill)\n"
             "  --out FILE        fill: write JSON lines to FILE (- for stdout)\n"
+            "  --notes           fill: the ingest events (fresh kind 1 notes) instead of the mix\n"
             "  --kinds LIST      query: kinds, comma separated (1)\n"
             "  --limit N         query: limit (100)\n"
             "  --interval-ms N   fanout: pause between published events (0)\n"
@@ -1313,7 +1319,7 @@ int main(int argc, char **argv) {
     snprintf(opt.kinds, sizeof opt.kinds, "1");
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     opt.threads = nproc > 0 ? (uint32_t)nproc : 1;
-    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP };
+    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES };
     static const struct option lo[] = {
         {"url", required_argument, 0, O_URL},         {"connections", required_argument, 0, O_CONN},
         {"window", required_argument, 0, O_WIN},      {"events", required_argument, 0, O_EV},
@@ -1323,13 +1329,14 @@ int main(int argc, char **argv) {
         {"kinds", required_argument, 0, O_KINDS},     {"limit", required_argument, 0, O_LIMIT},
         {"interval-ms", required_argument, 0, O_INT}, {"threads", required_argument, 0, O_THR},
         {"timeout", required_argument, 0, O_TMO},     {"help", no_argument, 0, O_HELP},
+        {"notes", no_argument, 0, O_NOTES},
         {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:7777";
     int o;
     while ((o = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
         char *endp = NULL;
         unsigned long long v = 0;
-        if (o != O_URL && o != O_OUT && o != O_KINDS && o != O_HELP && o != '?') {
+        if (o != O_URL && o != O_OUT && o != O_KINDS && o != O_HELP && o != O_NOTES && o != '?') {
             errno = 0;
             v = strtoull(optarg, &endp, 10);
             if (errno || !*optarg || *endp) die("--%s: not a number: %s", lo[o - 1].name, optarg);
@@ -1355,6 +1362,7 @@ int main(int argc, char **argv) {
         case O_THR: opt.threads = (uint32_t)v; break;
         case O_TMO: opt.timeout_s = (double)v; break;
         case O_HELP: usage(stdout); return 0;
+        case O_NOTES: opt.notes = true; break;
         default: usage(stderr); return 2;
         }
     }
