@@ -18,12 +18,16 @@
 extern const plugin_def plugin_pubkey_list;
 extern const plugin_def plugin_kind_filter;
 extern const plugin_def plugin_ratelimit;
+extern const plugin_def plugin_reactions;
+extern const plugin_def plugin_orders;
 
 /* Compiled-in plugins. Owners of other modules add their plugin_def here. */
 static const plugin_def *const builtin_plugins[] = {
     &plugin_pubkey_list,
     &plugin_kind_filter,
     &plugin_ratelimit,
+    &plugin_reactions,
+    &plugin_orders,
 };
 
 #define EXTRA_PLUGINS_MAX 16

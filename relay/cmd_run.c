@@ -7,6 +7,7 @@
 #include "nip11.h"
 #include "relay_ctx.h"
 #include "server.h"
+#include "settle.h"
 #include "subscriptions.h"
 #include "workers.h"
 #include "writer.h"
@@ -183,6 +184,7 @@ int cmd_run(int argc, char **argv) {
         rc = cli_fail("run", "cannot start threads");
         goto out;
     }
+    settle_service_attach(&ctx); /* receipt publisher (only with the settlement plugins) */
     if (server_start(&ctx, bind, (int)port, nip11, err, sizeof err) < 0) {
         rc = cli_fail("run", "%s", err);
         goto out;
@@ -208,6 +210,7 @@ out:
      * the sockets and the store. */
     if (ctx.workers) worker_pool_stop(ctx.workers);
     if (ctx.policy) policy_runner_free(ctx.policy);
+    settle_service_detach();
     if (ctx.writer) writer_stop(ctx.writer);
     g_run_ctx = NULL;
     server_stop(&ctx);

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"key", "derive a G1 public key and address from Cesium credentials (stdin)", cmd_key},
     {"wallet", "custodial G1 wallets bound to Nostr pubkeys: create, import, list, address, export", cmd_wallet},
     {"tx", "sign a G1 transfer offline (extrinsic hex and hash)", cmd_tx},
+    {"station", "print the station's Nostr pubkey (signs receipts); rebuild: check settlements against the log", cmd_station},
     {"export", "write stored events as JSON lines, oldest first (--since/--until)", cmd_export},
     {"import", "store events from JSON lines, checking ids and signatures; report added/duplicates/rejected", cmd_import},
     {"scan", "print the stored events matching a JSON filter", cmd_scan},

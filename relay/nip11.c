@@ -1,5 +1,7 @@
 /* Builds the NIP-11 relay information document from the configuration. */
 #include "nip11.h"
+#include "hex.h"
+#include "settle.h"
 #include <cjson/cJSON.h>
 
 static const int supported_nips[] = {1, 9, 11, 13, 40, 42, 45, 70};
@@ -11,6 +13,12 @@ char *nip11_document(const config *cfg, const relay_limits *lim) {
     cJSON_AddStringToObject(doc, "description", config_str(cfg, NULL, "relay_description", ""));
     const char *pubkey = config_str(cfg, NULL, "relay_pubkey", "");
     if (pubkey[0]) cJSON_AddStringToObject(doc, "pubkey", pubkey);
+    uint8_t station[32];
+    if (settle_station_pubkey(station)) { /* the key that signs settlement receipts */
+        char self[65];
+        hex_encode(station, 32, self);
+        cJSON_AddStringToObject(doc, "self", self);
+    }
     const char *contact = config_str(cfg, NULL, "relay_contact", "");
     if (contact[0]) cJSON_AddStringToObject(doc, "contact", contact);
     const char *icon = config_str(cfg, NULL, "relay_icon", "");

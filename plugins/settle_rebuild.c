@@ -1,0 +1,189 @@
+/* Proof that the settlement state follows from the event log: copies the
+ * environment, replays every stored event in arrival order (levid) through the
+ * plugins' decision code into emptied settlement databases of the copy, and
+ * compares the rebuilt records with the live ones (see settle.h). The intents
+ * themselves are not re-added: each rebuilt pending settlement must find the live
+ * intent with its key. The live environment is only read. */
+#include "settle.h"
+#include "hex.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define REC_HEADER 88 /* record header in g1relay.events (relay/store.c) */
+
+typedef struct {
+    uint8_t d[32];
+    settle_record rec;
+} live_entry;
+
+/* Status a record had when it was decided (later outbox states are not decisions). */
+static settle_status decided(const settle_record *r) {
+    switch ((settle_status)r->status) {
+    case SETTLE_DUPLICATE:
+    case SETTLE_REFUSED: return (settle_status)r->status;
+    case SETTLE_FAILED: return strcmp(r->reason, "no-address") == 0 ? SETTLE_FAILED : SETTLE_PENDING;
+    default: return SETTLE_PENDING;
+    }
+}
+
+static bool all_events_held(MDB_txn *txn, const settle_record *r) {
+    for (uint32_t i = 0; i < r->e_count && i < SETTLE_MAX_E; i++) {
+        const char *json;
+        size_t len;
+        if (store_get_by_id(settle_store(), txn, r->e[i], &json, &len) != 0) return false;
+    }
+    return true;
+}
+
+static bool dir_empty_or_absent(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return true;
+    struct dirent *e;
+    bool empty = true;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = false;
+    closedir(d);
+    return empty;
+}
+
+static int replay(MDB_txn *txn, uint64_t *count) {
+    MDB_dbi events;
+    int rc = mdb_dbi_open(txn, "g1relay.events", MDB_INTEGERKEY, &events);
+    if (rc) return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, events, &cur)) != 0) return rc;
+    MDB_val k, v;
+    *count = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size <= REC_HEADER) continue;
+        uint32_t kind;
+        memcpy(&kind, (const uint8_t *)v.mv_data + 80, 4);
+        if (kind != 5 && kind != 7 && (kind < 9740 || kind > 9742)) continue;
+        event ev;
+        if (event_parse_trusted(&ev, (const char *)v.mv_data + REC_HEADER, v.mv_size - REC_HEADER) != 0) continue;
+        int r = ev.kind == 5 || ev.kind == 7 ? reactions_apply(txn, &ev) : orders_apply(txn, &ev);
+        event_free(&ev);
+        if (r) { rc = r; break; }
+        (*count)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static bool same_decision(const settle_record *a, const settle_record *b) {
+    return decided(a) == decided(b) && a->amount == b->amount && memcmp(a->payer, b->payer, 32) == 0 &&
+           a->has_payee == b->has_payee && (!a->has_payee || memcmp(a->payee, b->payee, 32) == 0) &&
+           a->has_to == b->has_to && (!a->has_to || memcmp(a->to, b->to, 32) == 0) && a->e_count == b->e_count &&
+           memcmp(a->e, b->e, 32u * a->e_count) == 0;
+}
+
+int settle_rebuild_compare(const char *data_dir, const char *work_dir, const config *cfg, FILE *out, char *err,
+                           size_t errlen) {
+    if (!dir_empty_or_absent(work_dir)) {
+        snprintf(err, errlen, "%s is not empty", work_dir);
+        return -1;
+    }
+    mkdir(work_dir, 0700);
+    long long map_mb = config_int(cfg, NULL, "map_size_mb", 65536);
+    store *live = NULL, *copy = NULL;
+    if (store_open(&live, data_dir, (uint64_t)map_mb << 20, true, err, errlen) != 0) return -1;
+    int rc = store_compact_copy(live, work_dir, err, errlen);
+    store_close(live);
+    if (rc != 0) return -1;
+    if (store_open(&copy, work_dir, (uint64_t)map_mb << 20, false, err, errlen) != 0) return -1;
+    if (settle_service_open(cfg, copy, err, errlen) != 0) {
+        store_close(copy);
+        return -1;
+    }
+    const settle_dbis *db = settle_dbs();
+    live_entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    MDB_txn *txn = NULL;
+    int result = -1;
+    if ((rc = mdb_txn_begin(store_env(copy), NULL, 0, &txn)) != 0) goto fail;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, db->settle, &cur)) != 0) goto fail;
+    MDB_val k, v;
+    for (int c = mdb_cursor_get(cur, &k, &v, MDB_FIRST); c == 0; c = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != sizeof(settle_record)) continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            live_entry *p = realloc(entries, nc * sizeof *p);
+            if (!p) { mdb_cursor_close(cur); rc = ENOMEM; goto fail; }
+            entries = p;
+            cap = nc;
+        }
+        memcpy(entries[n].d, k.mv_data, 32);
+        memcpy(&entries[n].rec, v.mv_data, sizeof(settle_record));
+        n++;
+    }
+    mdb_cursor_close(cur);
+    MDB_dbi derived[] = {db->settle, db->outq, db->active, db->reacted, db->daily, db->req_by_order, db->auth_by_req};
+    for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
+        if ((rc = mdb_drop(txn, derived[i], 0)) != 0) goto fail;
+    uint64_t replayed = 0;
+    settle_replaying = true;
+    rc = replay(txn, &replayed);
+    settle_replaying = false;
+    if (rc) goto fail;
+
+    uint64_t agree = 0, explained = 0, differ = 0, rebuilt = 0, missing_intent = 0;
+    char dhex[65];
+    for (size_t i = 0; i < n; i++) {
+        settle_record r;
+        int g = settle_record_get(txn, entries[i].d, &r);
+        hex_encode(entries[i].d, 32, dhex);
+        if (g == MDB_NOTFOUND) {
+            if (!all_events_held(txn, &entries[i].rec)) { explained++; continue; } /* deleted or expired since */
+            fprintf(out, "differ %s: live %s, not rebuilt\n", dhex, settle_status_name(entries[i].rec.status));
+            differ++;
+            continue;
+        }
+        if (g) { rc = g; goto fail; }
+        if (same_decision(&entries[i].rec, &r)) agree++;
+        else {
+            fprintf(out, "differ %s: live %s (%s) amount %llu, rebuilt %s (%s) amount %llu\n", dhex,
+                    settle_status_name(decided(&entries[i].rec)), entries[i].rec.reason,
+                    (unsigned long long)entries[i].rec.amount, settle_status_name(r.status), r.reason,
+                    (unsigned long long)r.amount);
+            differ++;
+        }
+    }
+    /* every rebuilt record must exist live; every rebuilt pending one needs its intent */
+    if ((rc = mdb_cursor_open(txn, db->settle, &cur)) != 0) goto fail;
+    for (int c = mdb_cursor_get(cur, &k, &v, MDB_FIRST); c == 0; c = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 32 || v.mv_size != sizeof(settle_record)) continue;
+        rebuilt++;
+        settle_record r;
+        memcpy(&r, v.mv_data, sizeof r);
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++) found = memcmp(entries[i].d, k.mv_data, 32) == 0;
+        hex_encode(k.mv_data, 32, dhex);
+        if (!found) {
+            fprintf(out, "differ %s: rebuilt %s, absent live\n", dhex, settle_status_name(r.status));
+            differ++;
+        }
+        settle_intent_info info;
+        if (r.status == SETTLE_PENDING && settle_intent_get(txn, k.mv_data, &info) != 0) {
+            fprintf(out, "differ %s: rebuilt pending, no live intent\n", dhex);
+            missing_intent++;
+        }
+    }
+    mdb_cursor_close(cur);
+    fprintf(out, "replayed %llu events: %zu live settlements, %llu rebuilt, %llu agree, %llu explained by deleted "
+                 "or expired events, %llu differ, %llu without intent\n",
+            (unsigned long long)replayed, n, (unsigned long long)rebuilt, (unsigned long long)agree,
+            (unsigned long long)explained, (unsigned long long)differ, (unsigned long long)missing_intent);
+    result = differ || missing_intent ? 1 : 0;
+    rc = 0;
+fail:
+    if (txn) mdb_txn_abort(txn);
+    if (rc) snprintf(err, errlen, "%s", mdb_strerror(rc));
+    free(entries);
+    settle_service_close();
+    store_close(copy);
+    return rc ? -1 : result;
+}
