@@ -9,7 +9,9 @@
  *
  * Every stored event gets a serial number, the levid: a u64 that only grows
  * (never reused, even after the newest event is deleted: the next value is kept
- * in g1relay.meta when events are removed). Indexes point to events by levid, so
+ * in g1relay.meta when events are removed). It is derived from the database at
+ * the start of each write transaction, so several processes (the relay and
+ * `g1relay import`) can write the same environment in turn. Indexes point to events by levid, so
  * index entries are small and fixed-size, and the JSON is stored exactly once.
  *
  *   g1relay.events   levid (native u64, MDB_INTEGERKEY) -> record
@@ -206,20 +208,7 @@ int store_open(store **out, const char *dir, uint64_t map_size, bool read_only,
         }
     }
     if (rc && !(rc == MDB_NOTFOUND && read_only)) { mdb_txn_abort(txn); set_err(err, errlen, "meta", rc); goto fail; }
-    /* next levid: max(meta, last key + 1) */
-    s->next_levid = 1;
-    k.mv_size = 10;
-    k.mv_data = (void *)"next_levid";
-    if (mdb_get(txn, s->dbi[DB_META], &k, &v) == 0 && v.mv_size == 8) memcpy(&s->next_levid, v.mv_data, 8);
-    MDB_cursor *c;
-    if (mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c) == 0) {
-        if (mdb_cursor_get(c, &k, &v, MDB_LAST) == 0) {
-            uint64_t last;
-            memcpy(&last, k.mv_data, 8);
-            if (last + 1 > s->next_levid) s->next_levid = last + 1;
-        }
-        mdb_cursor_close(c);
-    }
+    s->levid_txnid = SIZE_MAX; /* computed in the first write transaction */
     rc = mdb_txn_commit(txn);
     if (rc) { set_err(err, errlen, "commit", rc); goto fail; }
     *out = s;
@@ -326,6 +315,32 @@ static size_t event_addr_key(uint8_t *out, const event *ev) {
     return store_addr_key(out, ev->pubkey, ev->kind, "", 0);
 }
 
+/* Makes s->next_levid valid for txn: the larger of the stored counter and the
+ * last serial + 1, read once per write transaction (nested ones share the id). */
+static int levid_sync(store *s, MDB_txn *txn) {
+    size_t id = mdb_txn_id(txn);
+    if (id == s->levid_txnid) return 0;
+    uint64_t next = 1;
+    MDB_val k = {10, (void *)"next_levid"}, v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == 0 && v.mv_size == 8) memcpy(&next, v.mv_data, 8);
+    else if (rc && rc != MDB_NOTFOUND) return rc;
+    MDB_cursor *c;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c))) return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0) {
+        uint64_t last;
+        memcpy(&last, k.mv_data, 8);
+        if (last + 1 > next) next = last + 1;
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    s->next_levid = next;
+    s->levid_txnid = id;
+    return 0;
+}
+
+/* Keeps the counter when events are removed, so serials are never reused. */
 static int save_next_levid(store *s, MDB_txn *txn) {
     MDB_val k = {10, (void *)"next_levid"}, v = {8, &s->next_levid};
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
@@ -335,7 +350,9 @@ static int save_next_levid(store *s, MDB_txn *txn) {
 static int remove_event(store *s, MDB_txn *txn, uint64_t levid) {
     const uint8_t *rec;
     size_t rlen;
-    int rc = store_get_record(s, txn, levid, &rec, &rlen);
+    int rc = levid_sync(s, txn);
+    if (rc) return rc;
+    rc = store_get_record(s, txn, levid, &rec, &rlen);
     if (rc) return rc;
     event ev;
     if (event_parse_trusted(&ev, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE) != 0)
@@ -503,6 +520,7 @@ store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *lev
             if ((rc = remove_event(s, txn, old))) return fail(msg, msglen, rc, "replace");
         } else if (rc && rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "replaceable lookup");
     }
+    if ((rc = levid_sync(s, txn))) return fail(msg, msglen, rc, "serial");
     levid = s->next_levid++;
     /* record */
     k.mv_size = 8;

@@ -30,7 +30,9 @@ extern const char *const store_db_names[DB_COUNT];
 struct store {
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
-    uint64_t next_levid; /* writer thread only */
+    uint64_t next_levid; /* writer thread only: next serial in write txn levid_txnid */
+    size_t levid_txnid;  /* re-read from the database in any other transaction, as
+                            another process (g1relay import) may have written */
     bool read_only;
 };
 
