@@ -16,6 +16,8 @@ static const command commands[] = {
     {"key", "derive a G1 public key and address from Cesium credentials (stdin)", cmd_key},
     {"wallet", "custodial G1 wallets bound to Nostr pubkeys: create, import, list, address, export", cmd_wallet},
     {"tx", "sign a G1 transfer offline (extrinsic hex and hash)", cmd_tx},
+    {"pay", "pay from a station wallet exactly once per idempotency key; waits for the final state", cmd_pay},
+    {"settlements", "list the payment outbox (intents and their states)", cmd_settlements},
     {"station", "print the station's Nostr pubkey (signs receipts); rebuild: check settlements against the log", cmd_station},
     {"export", "write stored events as JSON lines, oldest first (--since/--until)", cmd_export},
     {"import", "store events from JSON lines, checking ids and signatures; report added/duplicates/rejected", cmd_import},
