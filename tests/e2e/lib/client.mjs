@@ -4,13 +4,16 @@
 import WebSocket from 'ws';
 import { randomHex, lenientParse, authEvent } from './events.mjs';
 
-const DEFAULT_TIMEOUT = 5000;
+/** Multiplier for every wait, for slow builds (sanitizers): env G1_E2E_TIME_FACTOR (default 1). */
+export const TIME_FACTOR = Math.max(1, Number(process.env.G1_E2E_TIME_FACTOR) || 1);
+const DEFAULT_TIMEOUT = 5000; // scaled by TIME_FACTOR where used
 
 /**
  * Opens a WebSocket to `url` and resolves to a RelayClient once open.
  * Options: timeout (ms), headers, origin, maxPayload.
  */
 export function connect(url, { timeout = DEFAULT_TIMEOUT, headers, maxPayload = 256 * 1024 * 1024 } = {}) {
+  timeout *= TIME_FACTOR;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers, maxPayload, perMessageDeflate: false, handshakeTimeout: timeout });
     const client = new RelayClient(ws, url);
@@ -75,6 +78,7 @@ export class RelayClient {
    * `timeout` ms or when the connection closes first.
    */
   waitFor(pred, { timeout = DEFAULT_TIMEOUT, from = 0, what = 'message' } = {}) {
+    timeout *= TIME_FACTOR;
     return new Promise((resolve, reject) => {
       let idx = from;
       const w = {

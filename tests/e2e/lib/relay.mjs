@@ -34,7 +34,8 @@
 //          SIGKILL after 5 s; resolves {code, signal}), kill(signal='SIGKILL'),
 //          restart(), running() }
 //
-// Environment: G1RELAY_BIN (default <repo>/g1relay), G1RELAY_TOOLS, G1_SHARED.
+// Environment: G1RELAY_BIN (default <repo>/g1relay), G1RELAY_TOOLS, G1_SHARED,
+// G1_E2E_TIME_FACTOR (multiplies every wait, e.g. 4 for a sanitizer build).
 // Other modules: lib/client.mjs (RelayClient), lib/events.mjs (keys, events, PoW, strict
 // NIP-01 serialisation), lib/rawws.mjs (raw TCP WebSocket for slow readers, half-close).
 import { spawn } from 'node:child_process';
@@ -44,6 +45,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
+import { TIME_FACTOR } from './client.mjs';
 
 export * from './events.mjs';
 export * from './client.mjs';
@@ -126,6 +128,7 @@ async function listensOn(pid, port) {
 /** Starts a relay (see the top of this file). */
 export async function startRelay({ config = {}, configText, args = [], env = {}, dataDir,
   readyTimeout = 15000, cleanup = true, port: wantedPort } = {}) {
+  readyTimeout *= TIME_FACTOR;
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'g1relay-e2e-'));
   tempDirs.add(baseDir);
   const data = dataDir ?? path.join(baseDir, 'data');
