@@ -304,6 +304,13 @@ static struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Idle connections are pinged after a minute of silence and dropped when the
+ * peer does not answer (half-open sockets, vanished clients). */
+static const lws_retry_bo_t idle_policy = {
+    .secs_since_valid_ping = 60,
+    .secs_since_valid_hangup = 120,
+};
+
 static void lws_log_to_ours(int level, const char *line) {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
@@ -326,6 +333,7 @@ int server_start(relay_ctx *ctx, const char *bind, int port, char *nip11_json, c
     info.uid = (uid_t)-1;
     info.count_threads = 1;
     info.timeout_secs = 30;
+    info.retry_and_idle_policy = &idle_policy;
     long long maxc = config_int(ctx->cfg, NULL, "max_connections", 10000);
     info.fd_limit_per_thread = (unsigned int)(maxc + 128);
     if (bind && strchr(bind, '.') && !strchr(bind, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
