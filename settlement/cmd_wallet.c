@@ -7,6 +7,7 @@
 #include "npub.h"
 #include "secret_input.h"
 #include "ss58.h"
+#include "wallet_balance.h"
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,9 @@ static const char wallet_help[] =
     "                            (secret identifier, then password); prints its address\n"
     "  list                      one line per wallet: Nostr pubkey (hex) and address\n"
     "  address --npub KEY        the address of KEY's wallet\n"
-    "  export --npub KEY         print KEY's wallet as a PubSec .dunikey (SECRET: handle with care)\n\n"
+    "  export --npub KEY         print KEY's wallet as a PubSec .dunikey (SECRET: handle with care)\n"
+    "  balance --npub KEY        the wallet's balance on chain, from --g1-node URL (config g1_nodes):\n"
+    "                            ADDRESS free N reserved N frozen N nonce N (centimes)\n\n"
     "KEY is a Nostr public key, 64 hex characters or npub1...\n"
     "The keystore is DATA_DIR/keystore.g1ks, encrypted with a passphrase read from\n"
     "--passphrase-file FILE (config passphrase_file) or else the G1RELAY_PASSPHRASE\n"
@@ -31,9 +34,10 @@ static const char wallet_help[] =
     "  --dunikey FILE      import: .dunikey file\n"
     "  --prefix N          SS58 prefix of printed addresses (default config ss58_prefix, 4450)\n"
     "  --passphrase-file FILE  file holding the keystore passphrase\n"
+    "  --g1-node URL       balance: Duniter v2s RPC endpoint (repeatable)\n"
     CLI_COMMON_HELP;
 
-enum { OPT_NPUB = CLI_OPT_FIRST_FREE, OPT_DUNIKEY, OPT_PREFIX, OPT_PASSFILE };
+enum { OPT_NPUB = CLI_OPT_FIRST_FREE, OPT_DUNIKEY, OPT_PREFIX, OPT_PASSFILE, OPT_NODE };
 
 typedef struct {
     const char *action;
@@ -44,6 +48,7 @@ typedef struct {
     const char *passphrase_file;
     bool have_npub;
     uint8_t npub[32];
+    const config *cfg;
 } wallet_args;
 
 static int wallet_open(const wallet_args *a, bool create, keystore **ks) {
@@ -125,6 +130,15 @@ static int wallet_run(const wallet_args *a) {
         if (r < 0) return cli_fail("wallet", "no wallet bound to %s", a->npub_text);
         return wallet_print_address(account, a->prefix);
     }
+    if (strcmp(act, "balance") == 0) {
+        if ((rc = wallet_open(a, false, &ks))) return rc;
+        uint8_t account[32];
+        int r = keystore_find(ks, a->npub, account);
+        keystore_close(ks);
+        if (r < 0) return cli_fail("wallet", "no wallet bound to %s", a->npub_text);
+        if (wallet_balance_print(a->cfg, account, err, sizeof err) < 0) return cli_fail("wallet", "balance: %s", err);
+        return 0;
+    }
     if (strcmp(act, "export") == 0) {
         if ((rc = wallet_open(a, false, &ks))) return rc;
         int r = keystore_export(ks, a->npub, &kp);
@@ -139,14 +153,14 @@ static int wallet_run(const wallet_args *a) {
         sodium_memzero(text, sizeof text);
         return 0;
     }
-    return cli_usage_error("wallet", "unknown action %s (create, import, list, address, export)", act);
+    return cli_usage_error("wallet", "unknown action %s (create, import, list, address, export, balance)", act);
 }
 
 int cmd_wallet(int argc, char **argv) {
     static const struct option options[] = {
         {"npub", required_argument, 0, OPT_NPUB}, {"dunikey", required_argument, 0, OPT_DUNIKEY},
         {"prefix", required_argument, 0, OPT_PREFIX}, {"passphrase-file", required_argument, 0, OPT_PASSFILE},
-        CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+        {"g1-node", required_argument, 0, OPT_NODE}, CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
     cli_common common;
     cli_common_init(&common);
     wallet_args a;
@@ -160,6 +174,9 @@ int cmd_wallet(int argc, char **argv) {
         case OPT_DUNIKEY: a.dunikey = optarg; break;
         case OPT_PREFIX: prefix_text = optarg; break;
         case OPT_PASSFILE: passfile = optarg; break;
+        case OPT_NODE:
+            if (config_list_append(common.overrides, NULL, "g1_nodes", optarg) < 0) { cli_common_free(&common); return cli_fail("wallet", "out of memory"); }
+            break;
         default:
             if (!cli_handle_common(&common, opt, optarg)) { cli_common_free(&common); return cli_usage_error("wallet", "bad option"); }
         }
@@ -182,6 +199,7 @@ int cmd_wallet(int argc, char **argv) {
     }
     a.data_dir = config_str(cfg, NULL, "data_dir", "./data");
     a.passphrase_file = passfile ? passfile : config_str(cfg, NULL, "passphrase_file", "");
+    a.cfg = cfg;
     rc = wallet_run(&a);
 out:
     config_free(cfg);
