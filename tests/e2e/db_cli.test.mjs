@@ -210,3 +210,33 @@ test('missing database, bad options and --no-verify', () => {
   assert.equal(rep.added, 1, 'signature not checked with --no-verify');
   assert.equal(rep.rejected, 1, 'ids are still checked');
 });
+
+test('import into the database of a running relay: both writers interleave, nothing is lost', async () => {
+  const { startRelay, connect } = await import('./lib/relay.mjs');
+  const relay = await startRelay();
+  const c = await connect(relay.url);
+  try {
+    const key = generateSecretKey();
+    const pk = getPublicKey(key);
+    const mk = (i) => sign(key, { kind: 1, created_at: base + 1000 + i, content: `mixed ${i}` });
+    const viaRelay1 = [mk(0), mk(1)];
+    for (const ev of viaRelay1) assert.equal((await c.publish(ev)).ok, true);
+    const imported = [mk(2), mk(3), mk(4)];
+    const r = run(['import', '--data', relay.dataDir], imported.map((e) => JSON.stringify(e)).join('\n'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(report(r.stdout).added, 3);
+    const viaRelay2 = [mk(5), mk(6)];
+    for (const ev of viaRelay2) {
+      const res = await c.publish(ev);
+      assert.equal(res.ok, true, `published after the import: ${res.message}`);
+    }
+    const got = await c.query({ authors: [pk] });
+    const want = [...viaRelay1, ...imported, ...viaRelay2].sort((a, b) => b.created_at - a.created_at).map((e) => e.id);
+    assert.deepEqual(got.map((e) => e.id), want);
+    const exp = run(['export', '--data', relay.dataDir]);
+    assert.equal(lines(exp.stdout).filter((l) => JSON.parse(l).pubkey === pk).length, 7);
+  } finally {
+    c.ws.close();
+    await relay.stop();
+  }
+});
