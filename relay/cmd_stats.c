@@ -75,6 +75,7 @@ int cmd_stats(int argc, char **argv) {
         if (st.events) {
             printf("json_bytes_per_event %.1f\n", (double)st.json_bytes / (double)st.events);
             printf("used_bytes_per_event %.1f\n", (double)st.used_bytes / (double)st.events);
+            printf("file_bytes_per_event %.1f\n", (double)st.file_bytes / (double)st.events);
         }
         printf("databases:\n");
         for (uint32_t i = 0; i < st.db_count; i++)

@@ -57,6 +57,11 @@ static bool stored(const uint8_t id[32]) {
 
 static void hexof(const uint8_t *b, char out[65]) { hex_encode(b, 32, out); }
 
+static int count_emit(void *ctx, const char *json, size_t len, uint64_t levid) {
+    (*(int *)ctx)++;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- write rules */
 
 static void test_basic_rules(void) {
@@ -97,7 +102,42 @@ static void test_basic_rules(void) {
     mdb_txn_commit(w);
     CHECK(!stored(ef.id));
     CHECK(stored(e1.id));
-    event_free(&e1); event_free(&eph); event_free(&ex); event_free(&ef);
+
+    /* an event that expires while stored: queries, counts and export skip it
+       before the writer purges it */
+    char soon[32];
+    long long t_exp = (long long)time(NULL) + 1;
+    snprintf(soon, sizeof soon, "%lld", t_exp);
+    const char *exp_soon[] = {"expiration", soon, NULL}, *mark[] = {"t", "expiring-soon", NULL};
+    const char *const *ts[] = {exp_soon, mark, NULL};
+    event es = make(KEY_A, 950, 1, ts, "expires in a second");
+    CHECK_EQ_INT(insert(&es, NULL), STORE_ADDED);
+    filter f;
+    char err[128];
+    filter_limits lim = {0, 0, 0};
+    const char *ftext = "{\"#t\":[\"expiring-soon\"]}";
+    CHECK_EQ_INT(filter_parse(&f, ftext, strlen(ftext), &lim, err, sizeof err), 0);
+    uint64_t n = 0;
+    CHECK_EQ_INT(store_count(S, &f, 1, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    while ((long long)time(NULL) < t_exp) usleep(50000);
+    CHECK_EQ_INT(store_count(S, &f, 1, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    int emitted = 0;
+    store_query *q = store_query_new(S, &f, 1, 0, 0);
+    CHECK_EQ_INT(store_query_run(q, 0, count_emit, &emitted), STORE_QUERY_DONE);
+    store_query_free(q);
+    CHECK_EQ_INT(emitted, 0);
+    CHECK(stored(es.id)); /* still on disk until purged */
+    emitted = 0;
+    CHECK_EQ_INT(store_export(S, 950, 950, count_emit, &emitted), 0);
+    CHECK_EQ_INT(emitted, 0);
+    mdb_txn_begin(store_env(S), NULL, 0, &w);
+    CHECK_EQ_INT(store_delete_expired(S, w, time(NULL), 100), 1);
+    mdb_txn_commit(w);
+    CHECK(!stored(es.id));
+    filter_free(&f);
+    event_free(&e1); event_free(&eph); event_free(&ex); event_free(&ef); event_free(&es);
 }
 
 static void test_replaceable(void) {
