@@ -151,8 +151,8 @@ static int key_cmp(const dc_node *a, const dc_node *b) {
 
 static int decode_item(decoder *d, dc_node *out, int depth) {
     if (depth > DAGCBOR_MAX_DEPTH) return fail(d, "nested too deeply");
-    uint8_t major, info;
-    uint64_t arg;
+    uint8_t major = 0, info = 0;
+    uint64_t arg = 0;
     if (read_head(d, &major, &info, &arg) < 0) return -1;
     switch (major) {
     case 0:
