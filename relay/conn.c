@@ -1,6 +1,7 @@
 /* Connection table, output queues and the wake list (see conn.h). */
 #include "conn.h"
 #include "message.h"
+#include "workers.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,7 @@ conn *conn_open(conn_table *t) {
     c->ipv6 = false;
     c->subs = NULL;
     c->sub_count = 0;
+    c->parked = NULL;
     c->rx_len = 0;
     c->rx_skip = c->rx_active = false;
     c->wsi = NULL;
@@ -292,4 +294,19 @@ void conn_done_queued(conn_table *t, conn_id id, uint32_t n) {
         conn_request_service_locked(t, c);
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+void conn_unpark_if_drained(conn_table *t, conn *c, struct worker_pool *workers) {
+    pthread_mutex_lock(&c->lock);
+    job *list = NULL;
+    if (c->parked && c->out_bytes <= t->ctx->lim.max_output_bytes / CONN_PARK_DIVISOR / 2) {
+        list = c->parked;
+        c->parked = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    while (list) {
+        job *next = list->next;
+        worker_pool_push(workers, c, list);
+        list = next;
+    }
 }

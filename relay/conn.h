@@ -47,6 +47,7 @@ typedef struct conn {
     struct conn *taken_next;   /* list returned by conn_take_wake_list (lws thread) */
     /* input scheduling (L) */
     struct job *in_head, *in_tail;
+    struct job *parked;        /* query slices waiting for the output queue to drain */
     bool scheduled;            /* in the workers' ready queue or being processed */
     struct conn *ready_next;   /* (workers' queue lock) */
     uint32_t queued;           /* jobs in inbox + events waiting for their OK */
@@ -113,6 +114,14 @@ conn *conn_take_wake_list(conn_table *t);
 /* lws thread: pops the next output item (NULL if none). */
 out_item *conn_pop_output(conn *c);
 void out_item_free(out_item *it);
+
+/* Stored queries pause while a connection has more than max_output_bytes /
+ * CONN_PARK_DIVISOR bytes queued, and resume below half of that. */
+#define CONN_PARK_DIVISOR 4
+/* lws thread: after writing, moves parked query slices back to the workers when
+ * the output queue has drained enough. */
+struct worker_pool;
+void conn_unpark_if_drained(conn_table *t, conn *c, struct worker_pool *workers);
 
 /* Thresholds of queued input items for pausing/resuming reading. */
 #define CONN_QUEUE_PAUSE 512

@@ -345,19 +345,26 @@ static void handle_message(relay_ctx *ctx, conn *c, conn_id id, const char *data
     free(m);
 }
 
-static void handle_close_conn(relay_ctx *ctx, conn *c) {
-    pthread_mutex_lock(&c->lock);
-    job *rest = c->in_head;
-    c->in_head = c->in_tail = NULL;
-    c->scheduled = false;
-    c->queued = 0;
-    pthread_mutex_unlock(&c->lock);
+static void free_jobs(job *rest) {
     while (rest) {
         job *next = rest->next;
         if (rest->sub) sub_unref(rest->sub);
         free(rest);
         rest = next;
     }
+}
+
+static void handle_close_conn(relay_ctx *ctx, conn *c) {
+    pthread_mutex_lock(&c->lock);
+    job *rest = c->in_head;
+    job *parked = c->parked;
+    c->parked = NULL;
+    c->in_head = c->in_tail = NULL;
+    c->scheduled = false;
+    c->queued = 0;
+    pthread_mutex_unlock(&c->lock);
+    free_jobs(rest);
+    free_jobs(parked);
     while (c->subs) drop_sub(ctx, c, &c->subs, c->subs);
     conn_release(ctx->conns, c);
 }
@@ -387,7 +394,19 @@ void ingest_run_job(relay_ctx *ctx, conn *c, job *j) {
             break;
         }
         case JOB_QUERY:
-            if (!j->sub->cancelled && j->sub->query) run_query_slice(ctx, c, j->sub);
+            if (!j->sub->cancelled && j->sub->query) {
+                /* a client that reads slower than its results come: wait for
+                 * its output queue to drain instead of cutting it off */
+                pthread_mutex_lock(&c->lock);
+                bool park = c->out_bytes > ctx->lim.max_output_bytes / CONN_PARK_DIVISOR;
+                if (park) {
+                    j->next = c->parked;
+                    c->parked = j;
+                }
+                pthread_mutex_unlock(&c->lock);
+                if (park) return;
+                run_query_slice(ctx, c, j->sub);
+            }
             break;
         case JOB_CLOSE:
             break;

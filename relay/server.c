@@ -236,7 +236,9 @@ static int on_writeable(relay_ctx *ctx, struct lws *wsi, session *ss) {
     if (at > LWS_PRE && lws_write(wsi, g_scratch + LWS_PRE, at - LWS_PRE, LWS_WRITE_RAW) < 0) return -1;
     pthread_mutex_lock(&c->lock);
     bool more = c->out_head != NULL;
+    bool parked = c->parked != NULL;
     pthread_mutex_unlock(&c->lock);
+    if (parked) conn_unpark_if_drained(ctx->conns, c, ctx->workers);
     if (more) lws_callback_on_writable(wsi);
     return 0;
 }
