@@ -196,6 +196,7 @@ typedef struct {
     uint64_t seed;
     const char *out;
     double timeout_s;
+    double stall_s;
     char kinds[128];
     uint32_t limit;
     uint32_t threads;
@@ -542,6 +543,7 @@ struct conn {
 
 static int g_ep = -1;
 static msg_handler g_handler;
+static uint64_t g_progress_ns; /* last time a request completed; run_loop gives up after --stall seconds without */
 static uint64_t g_notices, g_closed_conns, g_unexpected;
 
 static void note_notice(const char *t, size_t n) {
@@ -768,9 +770,14 @@ static void conn_readable(conn *c) {
 static bool run_loop(conn **conns, uint32_t n, bool (*done)(void), uint64_t deadline_ns, void (*tick)(void)) {
     struct epoll_event evs[256];
     for (uint32_t i = 0; i < n; i++) conn_flush(conns[i]);
+    g_progress_ns = now_ns();
     while (!done()) {
         uint64_t t = now_ns();
         if (t >= deadline_ns) return false;
+        if (opt.stall_s > 0 && t - g_progress_ns > (uint64_t)(opt.stall_s * 1e9)) {
+            fprintf(stderr, "loadgen: no answer for %.0f s, giving up\n", opt.stall_s);
+            return false;
+        }
         uint32_t alive = 0;
         for (uint32_t i = 0; i < n; i++) alive += !conns[i]->closed;
         if (!alive) return false;
@@ -901,6 +908,7 @@ static void ingest_on_msg(conn *c, const char *t, size_t n) {
         if (ig.failures_shown++ < 5) fprintf(stderr, "loadgen: rejected: %.*s\n", (int)(msg.n > 200 ? 200 : msg.n), msg.p);
     }
     ig.completed++;
+    g_progress_ns = now;
     while (c->ring_count && ig.done[c->ring[c->ring_head]]) {
         c->ring_head = (c->ring_head + 1) % c->ring_cap;
         c->ring_count--;
@@ -1063,6 +1071,7 @@ static void query_on_msg(conn *c, const char *t, size_t n) {
         samples_add(&qy.lat, now_ns() - c->req_sent_ns);
         c->req_open = false;
         qy.completed++;
+        g_progress_ns = now_ns();
         qy.events += c->req_events;
         if (slice_is(verb, "CLOSED")) {
             if (qy.closed++ < 5) fprintf(stderr, "loadgen: REQ closed: %.*s\n", (int)(n > 200 ? 200 : n), t);
@@ -1145,6 +1154,7 @@ static void fanout_on_msg(conn *c, const char *t, size_t n) {
     if (si >= fo.subs) return;
     if (slice_is(verb, "EOSE")) {
         fo.eose++;
+        g_progress_ns = now_ns();
     } else if (slice_is(verb, "EVENT")) {
         uint64_t idp, now = now_ns();
         if (!fo.waiting || !event_msg_id(rest, end, &idp) || idp != fo.current_idp) { fo.stray++; return; }
@@ -1152,6 +1162,7 @@ static void fanout_on_msg(conn *c, const char *t, size_t n) {
         fo.seen[si] = 1;
         fo.delivered++;
         fo.total_delivered++;
+        g_progress_ns = now;
         samples_add(&fo.lat, now - fo.t0);
         if (fo.delivered == fo.subs) samples_add(&fo.last, now - fo.t0);
     } else if (slice_is(verb, "CLOSED")) {
@@ -1291,7 +1302,8 @@ static void usage(FILE *out) {
             "  --limit N         query: limit (100)\n"
             "  --interval-ms N   fanout: pause between published events (0)\n"
             "  --threads N       signing threads (number of CPUs)\n"
-            "  --timeout S       give up after S seconds of load (600)\n");
+            "  --timeout S       give up after S seconds of load (600)\n"
+            "  --stall S         give up when nothing completes for S seconds (30; 0 = never)\n");
 }
 
 int main(int argc, char **argv) {
@@ -1315,11 +1327,12 @@ int main(int argc, char **argv) {
     opt.authors = 1000;
     opt.seed = 1;
     opt.timeout_s = 600;
+    opt.stall_s = 30;
     opt.limit = 100;
     snprintf(opt.kinds, sizeof opt.kinds, "1");
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     opt.threads = nproc > 0 ? (uint32_t)nproc : 1;
-    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES };
+    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES, O_STALL };
     static const struct option lo[] = {
         {"url", required_argument, 0, O_URL},         {"connections", required_argument, 0, O_CONN},
         {"window", required_argument, 0, O_WIN},      {"events", required_argument, 0, O_EV},
@@ -1329,7 +1342,7 @@ int main(int argc, char **argv) {
         {"kinds", required_argument, 0, O_KINDS},     {"limit", required_argument, 0, O_LIMIT},
         {"interval-ms", required_argument, 0, O_INT}, {"threads", required_argument, 0, O_THR},
         {"timeout", required_argument, 0, O_TMO},     {"help", no_argument, 0, O_HELP},
-        {"notes", no_argument, 0, O_NOTES},
+        {"notes", no_argument, 0, O_NOTES},           {"stall", required_argument, 0, O_STALL},
         {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:7777";
     int o;
@@ -1363,6 +1376,7 @@ int main(int argc, char **argv) {
         case O_TMO: opt.timeout_s = (double)v; break;
         case O_HELP: usage(stdout); return 0;
         case O_NOTES: opt.notes = true; break;
+        case O_STALL: opt.stall_s = (double)v; break;
         default: usage(stderr); return 2;
         }
     }
