@@ -32,7 +32,9 @@
 // relay: { url 'ws://127.0.0.1:PORT', httpUrl 'http://127.0.0.1:PORT', port, dataDir,
 //          baseDir, proc, output() (last 64 KiB of stdout+stderr), stop() (SIGTERM, then
 //          SIGKILL after 5 s; resolves {code, signal}), kill(signal='SIGKILL'),
-//          restart(), running() }
+//          restart(), running(), checkExit(res) (throws on a sanitizer report or an
+//          unclean stop; the automatic cleanup calls it, so a relay that crashes or
+//          leaks under ASan at shutdown fails the test file) }
 //
 // Environment: G1RELAY_BIN (default <repo>/g1relay), G1RELAY_TOOLS, G1_SHARED,
 // G1_E2E_TIME_FACTOR (multiplies every wait, e.g. 4 for a sanitizer build).
@@ -225,8 +227,17 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
     }
   }
 
+  /** Throws if the relay's output shows a sanitizer report, or if a stop (SIGTERM) ended
+   * with a non-zero exit code or a timeout. `res` is what stop() returned. */
+  relay.checkExit = (res) => {
+    const report = /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/.exec(out);
+    if (report) throw new Error(`sanitizer report in relay output:\n${out.slice(Math.max(0, report.index - 200), report.index + 4000)}`);
+    if (res?.timedOut) throw new Error(`relay did not stop within 5 s of SIGTERM\n--- output ---\n${out.slice(-4000)}`);
+    if (res && res.code !== null && res.code !== 0) throw new Error(`relay exited with code ${res.code} after SIGTERM\n--- output ---\n${out.slice(-4000)}`);
+  };
+
   if (cleanup) {
-    try { after(() => relay.stop()); } catch { /* outside a test context: exit handler still kills it */ }
+    try { after(async () => relay.checkExit(await relay.stop())); } catch { /* outside a test context: exit handler still kills it */ }
   }
   return relay;
 }
