@@ -225,16 +225,22 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   const ledgerStart = (await node.ledger()).length;
   const args = ['pay', '--file', file, '--g1-node', node.url, '--timeout', '60',
-    ...fastSettings(['--set', 'batch_max=12', '--set', 'batch_window_ms=150'])];
+    ...fastSettings(['--set', 'batch_max=5', '--set', 'batch_window_ms=150'])];
 
   const plan = [
     { crash: 'after-sign:1' }, { crash: 'before-submit:2' }, { crash: 'after-submit:1' },
     { crash: 'after-include:1' }, { crash: 'after-sign:2', fault: { mode: 'lose-reply', count: 2 } },
-    { crash: 'after-submit:3', fault: { mode: 'drop', count: 2 } }, { crash: 'before-submit:1' },
-    { crash: 'after-include:3' }, { kill: 700 }, { crash: 'after-sign:3', fault: { mode: 'stall', seconds: 6 } },
-    { kill: 1500 }, { crash: 'after-submit:2' }, { stopNode: 2500 }, { kill: 400 }, { crash: 'after-include:2' },
+    { crash: 'after-submit:3', fault: { mode: 'drop', count: 2 } },
+    // the node goes away for a while during the run, which is killed later
+    { stopNode: 2500, kill: 5000 },
+    // every submission dropped for a while: eras run out, intents are signed again
+    { fault: { mode: 'drop', count: 40 }, kill: 9000 },
+    { crash: 'before-submit:1' }, { crash: 'after-include:3' }, { kill: 700 },
+    { crash: 'after-sign:3', fault: { mode: 'stall', seconds: 3 } }, { kill: 1500 }, { crash: 'after-submit:2' },
+    { kill: 400 }, { crash: 'after-include:2' }, { crash: 'after-sign:5' },
   ];
   let kills = 0;
+  let logs = '';
   for (const step of plan) {
     if (step.fault) await node.fault(step.fault);
     const env = step.crash ? { G1RELAY_CRASH_AT: step.crash } : {};
@@ -242,10 +248,16 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
     if (step.stopNode) stopped = sleep(300).then(() => node.stop()).then(() => sleep(step.stopNode)).then(() => node.start());
     const r = await runPay(args, data, env, { killAfterMs: step.kill });
     if (stopped) await stopped;
+    logs += r.err;
+    if (process.env.OUTBOX_DEBUG) console.error(`step ${JSON.stringify(step)}: ${r.code} ${r.signal}`);
     if (r.signal === 'SIGKILL') kills++;
     else assert.ok(r.code === 0 || r.code === 1, `pay exited ${r.code} ${r.signal}: ${r.err.slice(-2000)}`);
   }
-  assert.ok(kills >= 8, `only ${kills} runs were killed`);
+  if (process.env.OUTBOX_DEBUG) console.error(logs.split('\n').filter((l) => /expired|answered|failed|CRASH|signed/.test(l)).join('\n'));
+  assert.ok(kills >= 12, `only ${kills} runs were killed`);
+  for (const point of ['after-sign', 'before-submit', 'after-submit', 'after-include'])
+    assert.match(logs, new RegExp(`G1RELAY_CRASH_AT=${point}:\\d+ reached`), `never crashed at ${point}`);
+  assert.match(logs, /expired unincluded/, 'no era ran out during the dropped submissions');
   // Finish without crashes.
   let final;
   for (let i = 0; i < 3; i++) {
