@@ -195,6 +195,7 @@ typedef struct {
     uint64_t offset;
     uint64_t seed;
     const char *out;
+    const char *filter;
     double timeout_s;
     double stall_s;
     char kinds[128];
@@ -1045,15 +1046,32 @@ static struct {
     uint64_t sent, completed, total, closed, events;
     samples lat;
     char filter_tail[200]; /* ,"kinds":[...],"limit":N} */
+    const char *filter;    /* --filter: the whole filter, AUTHOR replaced by an author's pubkey */
 } qy;
 
 static void query_send(conn *c) {
     if (qy.sent >= qy.total || c->closed) return;
     const author_key *a = &qy.authors[rnd_below(&c->rng, qy.nauthors)];
     snprintf(c->subid, sizeof c->subid, "q%u-%" PRIu64, c->idx, qy.sent++);
-    char m[400];
-    int n = snprintf(m, sizeof m, "[\"REQ\",\"%s\",{\"authors\":[\"%s\"]%s]", c->subid, a->pubhex, qy.filter_tail);
-    conn_send_text(c, m, (size_t)n);
+    if (qy.filter) {
+        sbuf m = {0};
+        sb_printf(&m, "[\"REQ\",\"%s\",", c->subid);
+        for (const char *p = qy.filter; *p;) {
+            if (strncmp(p, "AUTHOR", 6) == 0) {
+                sb_str(&m, a->pubhex);
+                p += 6;
+            } else {
+                sb_add(&m, p++, 1);
+            }
+        }
+        sb_add(&m, "]", 1);
+        conn_send_text(c, m.p, m.len);
+        sb_free(&m);
+    } else {
+        char m[400];
+        int n = snprintf(m, sizeof m, "[\"REQ\",\"%s\",{\"authors\":[\"%s\"]%s]", c->subid, a->pubhex, qy.filter_tail);
+        conn_send_text(c, m, (size_t)n);
+    }
     c->req_events = 0;
     c->req_open = true;
     c->req_sent_ns = now_ns();
@@ -1091,6 +1109,7 @@ static int mode_query(void) {
     qy.nauthors = opt.authors;
     qy.total = opt.requests;
     snprintf(qy.filter_tail, sizeof qy.filter_tail, ",\"kinds\":[%s],\"limit\":%u}", opt.kinds, opt.limit);
+    qy.filter = opt.filter;
     conn **conns = open_conns(opt.connections);
     g_handler = query_on_msg;
     double cpu0 = cpu_seconds();
@@ -1107,9 +1126,10 @@ static int mode_query(void) {
             secs > 0 ? 100 * cpu / secs : 0);
     printf("RESULT query connections=%u requests=%" PRIu64 " answered=%" PRIu64 " closed=%" PRIu64
            " kinds=%s limit=%u seconds=%.3f req_per_s=%.0f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f mean_ms=%.3f"
-           " events_per_req=%.1f loadgen_cpu_pct=%.0f complete=%d\n",
+           " events_per_req=%.1f custom_filter=%d loadgen_cpu_pct=%.0f complete=%d\n",
            opt.connections, qy.total, qy.completed, qy.closed, opt.kinds, opt.limit, secs, rate, pct_ms(&qy.lat, 50),
-           pct_ms(&qy.lat, 99), pct_ms(&qy.lat, 100), mean_ms(&qy.lat), per, secs > 0 ? 100 * cpu / secs : 0, complete);
+           pct_ms(&qy.lat, 99), pct_ms(&qy.lat, 100), mean_ms(&qy.lat), per, qy.filter != NULL,
+           secs > 0 ? 100 * cpu / secs : 0, complete);
     fflush(stdout);
     return complete && qy.closed == 0 ? 0 : 1;
 }
@@ -1300,6 +1320,8 @@ static void usage(FILE *out) {
             "  --notes           fill: the ingest events (fresh kind 1 notes) instead of the mix\n"
             "  --kinds LIST      query: kinds, comma separated (1)\n"
             "  --limit N         query: limit (100)\n"
+            "  --filter JSON     query: send this filter instead, AUTHOR replaced by a fill author's pubkey,\n"
+            "                    e.g. '{\"kinds\":[1],\"#t\":[\"music\"],\"limit\":100}'\n"
             "  --interval-ms N   fanout: pause between published events (0)\n"
             "  --threads N       signing threads (number of CPUs)\n"
             "  --timeout S       give up after S seconds of load (600)\n"
@@ -1332,7 +1354,7 @@ int main(int argc, char **argv) {
     snprintf(opt.kinds, sizeof opt.kinds, "1");
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     opt.threads = nproc > 0 ? (uint32_t)nproc : 1;
-    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES, O_STALL };
+    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES, O_STALL, O_FILTER };
     static const struct option lo[] = {
         {"url", required_argument, 0, O_URL},         {"connections", required_argument, 0, O_CONN},
         {"window", required_argument, 0, O_WIN},      {"events", required_argument, 0, O_EV},
@@ -1343,13 +1365,14 @@ int main(int argc, char **argv) {
         {"interval-ms", required_argument, 0, O_INT}, {"threads", required_argument, 0, O_THR},
         {"timeout", required_argument, 0, O_TMO},     {"help", no_argument, 0, O_HELP},
         {"notes", no_argument, 0, O_NOTES},           {"stall", required_argument, 0, O_STALL},
+        {"filter", required_argument, 0, O_FILTER},
         {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:7777";
     int o;
     while ((o = getopt_long(argc - 1, argv + 1, "", lo, NULL)) != -1) {
         char *endp = NULL;
         unsigned long long v = 0;
-        if (o != O_URL && o != O_OUT && o != O_KINDS && o != O_HELP && o != O_NOTES && o != '?') {
+        if (o != O_URL && o != O_OUT && o != O_KINDS && o != O_HELP && o != O_NOTES && o != O_FILTER && o != '?') {
             errno = 0;
             v = strtoull(optarg, &endp, 10);
             if (errno || !*optarg || *endp) die("--%s: not a number: %s", lo[o - 1].name, optarg);
@@ -1377,6 +1400,10 @@ int main(int argc, char **argv) {
         case O_HELP: usage(stdout); return 0;
         case O_NOTES: opt.notes = true; break;
         case O_STALL: opt.stall_s = (double)v; break;
+        case O_FILTER:
+            if (strlen(optarg) > 4000 || optarg[0] != '{') die("--filter: a JSON object of at most 4000 bytes");
+            opt.filter = optarg;
+            break;
         default: usage(stderr); return 2;
         }
     }
