@@ -199,7 +199,7 @@ log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
 log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
 
 want() { [[ " ${BENCH_SECTIONS:-main node plugins} " == *" $1 "* ]]; }
-I1= I20= Q1= Q2= F= STORED= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
+I1= I20= Q1= Q2= QT= QF= F= STORED= STATS_PER_EVENT= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
 MEM[after-ingest]="0 0 0"
 MEM[end]="0 0 0"
 if want main; then
@@ -233,6 +233,15 @@ fi
 fill "$FILL1" "$FILL2"
 query_at "$FILL2"
 Q2=$LAST
+# other shapes, for information: a hashtag and the global feed of notes
+QX=$((QUERY_REQUESTS / 4)); ((QX >= 500)) || QX=500
+log "query: #t hashtag and kinds-only feed, limit 100, $QX REQs each at $FILL2 events"
+lg "query-tag-$FILL2" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QX" \
+    --filter '{"kinds":[1],"#t":["music"],"limit":100}'
+QT=$LAST
+lg "query-feed-$FILL2" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QX" \
+    --filter '{"kinds":[1],"limit":100}'
+QF=$LAST
 
 log "fanout: $FANOUT_SUBS subscriptions over 50 connections, $FANOUT_EVENTS events"
 lg fanout fanout --url "$(url)" --subscribers "$FANOUT_SUBS" --connections 50 --events "$FANOUT_EVENTS"
@@ -247,6 +256,7 @@ STORED=
 if [[ $HAVE_STATS == 1 ]]; then
     "$BIN" stats --data "$WORK/data" >"$WORK/stats.txt" 2>&1 || true
     STORED=$(grep -Eim1 '^ *"?events"?[ :=]+[0-9]+' "$WORK/stats.txt" | grep -Eo '[0-9]+' | head -1 || true)
+    STATS_PER_EVENT=$(awk '$1 == "used_bytes_per_event" { print $2 }' "$WORK/stats.txt")
 fi
 STORED_NOTE="(from g1relay stats)"
 if [[ -z $STORED ]]; then
@@ -312,12 +322,14 @@ printf '%-46s %-38s %s\n' "query at $FILL1 events (REQ/s)" "$(get req_per_s "$Q1
 printf '%-46s %-38s %s\n' "  REQ->EOSE p50 / p99 (ms)" "$(get p50_ms "$Q1") / $(get p99_ms "$Q1") ($(get events_per_req "$Q1") events/REQ)" "2.6 / ~7"
 printf '%-46s %-38s %s\n' "query at $FILL2 events (REQ/s)" "$(get req_per_s "$Q2")$(mark "$Q2")" "-"
 printf '%-46s %-38s %s\n' "  REQ->EOSE p50 / p99 (ms)" "$(get p50_ms "$Q2") / $(get p99_ms "$Q2") ($(get events_per_req "$Q2") events/REQ)" "-"
+printf '%-46s %-38s %s\n' "  #t hashtag, limit 100: REQ/s, p50 / p99 (ms)" "$(get req_per_s "$QT"), $(get p50_ms "$QT") / $(get p99_ms "$QT")$(mark "$QT")" "-"
+printf '%-46s %-38s %s\n' "  kinds:[1] feed, limit 100: REQ/s, p50 / p99" "$(get req_per_s "$QF"), $(get p50_ms "$QF") / $(get p99_ms "$QF")$(mark "$QF")" "-"
 printf '%-46s %-38s %s\n' "fanout to $FANOUT_SUBS subs: delivery p50 / p99 (ms)" "$(get p50_ms "$F") / $(get p99_ms "$F")$(mark "$F")" "-"
 printf '%-46s %-38s %s\n' "  all subscribers reached p50 / p99 (ms)" "$(get all_p50_ms "$F") / $(get all_p99_ms "$F") (missing $(get missing "$F"))" "-"
 printf '%-46s %-38s %s\n' "memory after ingest: VmRSS / RssAnon" "$(kb_mb "$RSS_I") / $(kb_mb "$ANON_I")" ""
 printf '%-46s %-38s %s\n' "memory at end ($FILL2 events): VmRSS / RssAnon" "$(kb_mb "$RSS_E") / $(kb_mb "$ANON_E") (peak $(kb_mb "$HWM_E"))" "270 MB resident"
 printf '%-46s %-38s %s\n' "bytes on disk per event" "$(awk -v b="$DISK_USED" -v n="$STORED" 'BEGIN { printf "%.0f", b / n }') ($STORED events, data.mdb $((DISK_USED / 1048576)) MB)" "1 200"
-echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048576)) MB"
+echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048576)) MB${STATS_PER_EVENT:+; g1relay stats: $STATS_PER_EVENT used bytes per event}"
 fi
 if ((${#PLUG_ROWS[@]})); then
     echo
