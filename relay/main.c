@@ -24,6 +24,7 @@ static const command commands[] = {
     {"scan", "print the stored events matching a JSON filter", cmd_scan},
     {"stats", "event counts, top kinds, index sizes, bytes on disk per event", cmd_stats},
     {"compact", "copy the database compacted into another directory", cmd_compact},
+    {"archive", "write a time range of the event log as a CAR archive chained to the previous one (IPFS)", cmd_archive},
 };
 
 static void print_usage(FILE *out) {

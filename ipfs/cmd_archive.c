@@ -1,0 +1,137 @@
+/* `g1relay archive`: writes a time range of the event log as a CAR archive
+ * linked into the station's archive chain, or checks an archive file. */
+#include "archive.h"
+#include "car_import.h"
+#include "cli.h"
+#include "db_cli.h"
+#include "hex.h"
+#include "kubo_push.h"
+#include "station_identity.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char archive_help[] =
+    "usage: g1relay archive --out FILE.car [--since T] [--until T] [--no-station] [--push] [OPTIONS]\n"
+    "       g1relay archive --check FILE.car [OPTIONS]\n\n"
+    "Writes the stored events with since <= created_at <= until (default: all until\n"
+    "now) as a CARv1 archive: each event's signed JSON as a raw block, index pages\n"
+    "and a root linking the previous archive root of this data directory, so the\n"
+    "station's archives form one hash-linked chain (DATA_DIR/archives.chain).\n"
+    "The root names the station's pubkey when the keystore can be opened\n"
+    "(G1RELAY_PASSPHRASE or passphrase_file). Prints the root CID, the file's\n"
+    "sha256 and size. See docs/IPFS.md.\n\n"
+    "  --out FILE          the CAR file to write (replaced atomically)\n"
+    "  --since T           first created_at included (default 0)\n"
+    "  --until T           last created_at included (default now)\n"
+    "  --no-station        do not name the station in the root\n"
+    "  --push              also push to the IPFS node of config ipfs_api (queued\n"
+    "                      for the running relay to retry when the node is down)\n"
+    "  --check FILE        verify an archive (every CID, id, signature, links,\n"
+    "                      chain) without storing anything\n" CLI_COMMON_HELP
+    "\nExit status: 0 done, 1 failure (refused archive, write error), 2 bad usage.\n";
+
+static void print_result(const archive_result *res, const archive_links *links, const char *path) {
+    char root[CID_MAX_TEXT], prev[CID_MAX_TEXT] = "none", sha[65], station[65] = "none";
+    cid_to_string(&res->root, root);
+    if (links->has_prev) cid_to_string(&links->prev, prev);
+    if (links->has_station) hex_encode(links->station, 32, station);
+    hex_encode(res->sha256, 32, sha);
+    printf("root %s\nprev %s\nstation %s\nevents %llu\npages %llu\nfile %s\nsize %llu\nsha256 %s\n", root, prev, station,
+           (unsigned long long)res->count, (unsigned long long)res->pages, path, (unsigned long long)res->file_size, sha);
+}
+
+static int check_file(cli_common *common, const char *path) {
+    config *cfg = cli_load_config(common);
+    if (!cfg) return 1;
+    car_import_report rep;
+    char err[512];
+    int rc = car_verify_file(path, config_str(cfg, NULL, "data_dir", "./data"), &rep, err, sizeof err);
+    config_free(cfg);
+    if (rc < 0) {
+        fprintf(stderr, "g1relay archive: %s: refused: %s\n", path, err);
+        return 1;
+    }
+    char root[CID_MAX_TEXT], prev[CID_MAX_TEXT] = "none";
+    cid_to_string(&rep.root, root);
+    if (rep.has_prev) cid_to_string(&rep.prev, prev);
+    printf("ok\nroot %s\nprev %s (%s)\nsince %lld\nuntil %lld\nblocks %llu\nevents %llu\n", root, prev,
+           rep.prev_status == CAR_PREV_NONE ? "none" : rep.prev_status == CAR_PREV_KNOWN ? "known" : "unknown",
+           (long long)rep.since, (long long)rep.until, (unsigned long long)rep.blocks, (unsigned long long)rep.events);
+    return 0;
+}
+
+int cmd_archive(int argc, char **argv) {
+    enum { OPT_OUT = CLI_OPT_FIRST_FREE, OPT_SINCE, OPT_UNTIL, OPT_NO_STATION, OPT_PUSH, OPT_CHECK };
+    static const struct option options[] = {
+        {"out", required_argument, 0, OPT_OUT},        {"since", required_argument, 0, OPT_SINCE},
+        {"until", required_argument, 0, OPT_UNTIL},    {"no-station", no_argument, 0, OPT_NO_STATION},
+        {"push", no_argument, 0, OPT_PUSH},            {"check", required_argument, 0, OPT_CHECK},
+        CLI_COMMON_LONG_OPTIONS,                       {0, 0, 0, 0}};
+    cli_common common;
+    cli_common_init(&common);
+    const char *out = NULL, *check = NULL;
+    int64_t since = 0, until = (int64_t)time(NULL);
+    bool no_station = false, push = false;
+    int opt, rc = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == OPT_OUT) out = optarg;
+        else if (opt == OPT_CHECK) check = optarg;
+        else if (opt == OPT_NO_STATION) no_station = true;
+        else if (opt == OPT_PUSH) push = true;
+        else if (opt == OPT_SINCE || opt == OPT_UNTIL) {
+            int64_t v;
+            if (!db_cli_parse_i64(optarg, &v) || v < 0) { rc = cli_usage_error("archive", "--%s wants a timestamp, got %s", opt == OPT_SINCE ? "since" : "until", optarg); break; }
+            if (opt == OPT_SINCE) since = v;
+            else until = v;
+        } else if (!cli_handle_common(&common, opt, optarg)) { rc = cli_usage_error("archive", "bad option"); break; }
+    }
+    if (!rc && common.help) { fputs(archive_help, stdout); cli_common_free(&common); return 0; }
+    if (!rc && optind < argc) rc = cli_usage_error("archive", "unexpected argument '%s'", argv[optind]);
+    if (!rc && !out && !check) rc = cli_usage_error("archive", "--out FILE or --check FILE is required (see --help)");
+    if (!rc && out && check) rc = cli_usage_error("archive", "--out and --check do not go together");
+    if (!rc && since > until) rc = cli_usage_error("archive", "--since is after --until");
+    if (rc) { cli_common_free(&common); return rc; }
+    if (check) {
+        rc = check_file(&common, check);
+        cli_common_free(&common);
+        return rc;
+    }
+    config *cfg;
+    store *s = db_cli_open("archive", &common, true, &cfg);
+    cli_common_free(&common);
+    if (!s) return 1;
+    const char *data_dir = config_str(cfg, NULL, "data_dir", "./data");
+    uint8_t pk[32];
+    bool have_pk = false;
+    char err[512];
+    if (!no_station) {
+        int k = station_identity_load(cfg, false, NULL, pk, err, sizeof err);
+        if (k == 0) have_pk = true;
+        else fprintf(stderr, "g1relay archive: the root does not name the station (%s)\n", err);
+    }
+    archive_result res;
+    archive_links links;
+    if (archive_make(s, data_dir, since, until, have_pk ? pk : NULL, out, &res, &links, err, sizeof err) < 0) {
+        rc = cli_fail("archive", "%s", err);
+    } else {
+        print_result(&res, &links, out);
+        const char *api = config_str(cfg, NULL, "ipfs_api", "");
+        if (push && !*api) fprintf(stderr, "g1relay archive: --push: no ipfs_api configured\n");
+        else if (push) {
+            if (kubo_push_car(api, out, &res.root, 30000, err, sizeof err) == 0) printf("pushed %s\n", api);
+            else {
+                fprintf(stderr, "g1relay archive: push to %s failed: %s (queued for retry)\n", api, err);
+                char qerr[256];
+                if (kubo_pending_add(data_dir, out, &res.root, (int64_t)time(NULL) + kubo_backoff_seconds(1), qerr, sizeof qerr) < 0)
+                    fprintf(stderr, "g1relay archive: cannot queue the push: %s\n", qerr);
+                printf("push queued\n");
+            }
+        }
+    }
+    store_close(s);
+    config_free(cfg);
+    return rc;
+}
