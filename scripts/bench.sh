@@ -23,6 +23,8 @@
 #                                Node ws client, as the strfry reference was measured)
 #   BENCH_DIR=DIR, BENCH_KEEP=1  where to work, and keep it afterwards
 #   BENCH_RESULTS=FILE           also append every RESULT line to FILE
+#   BENCH_REPEAT=N               run each ingest and author+kind query N times, show the median (1)
+#   BENCH_TIMEOUT=S              seconds of load one loadgen run may take (300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -45,6 +47,7 @@ QUERY_CONNECTIONS=${BENCH_QUERY_CONNECTIONS:-8}
 FANOUT_SUBS=${BENCH_FANOUT_SUBS:-$d_subs}
 FANOUT_EVENTS=${BENCH_FANOUT_EVENTS:-$d_fev}
 LG_TIMEOUT=${BENCH_TIMEOUT:-300}   # per loadgen run, seconds of load
+REPEAT=${BENCH_REPEAT:-1}          # runs of each ingest and author+kind query; the median is shown
 ((FILL2 >= FILL1)) || { echo "bench: BENCH_FILL2 must be >= BENCH_FILL1" >&2; exit 2; }
 
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/g1relay-bench.XXXXXX)}
@@ -150,6 +153,20 @@ run_measured() {
     return 0
 }
 lg() { local name=$1; shift; run_measured "$name" "$LOADGEN" "$@"; }
+# lg_median KEY NAME loadgen-args...: BENCH_REPEAT runs, LAST = the run with the
+# median KEY (all runs stay in the results file).
+lg_median() {
+    local key=$1 name=$2 i runs=()
+    shift 2
+    for ((i = 1; i <= REPEAT; i++)); do
+        lg "$name" "$@"
+        runs+=("$(get "$key" "$LAST") $i")
+        eval "RUN_$i=\$LAST"
+    done
+    i=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
+    eval "LAST=\$RUN_$i"
+    ((REPEAT == 1)) || LAST="$LAST median_of=$REPEAT"
+}
 
 HAVE_IMPORT=0
 if timeout 10 "$BIN" import --help >/dev/null 2>&1; then HAVE_IMPORT=1; fi
@@ -186,7 +203,7 @@ fill() {
 query_at() {
     local size=$1
     log "query: author+kind 1, limit 100, $QUERY_CONNECTIONS connections, $QUERY_REQUESTS REQs at $size events"
-    lg "query-$size" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QUERY_REQUESTS" --kinds 1 --limit 100
+    lg_median req_per_s "query-$size" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QUERY_REQUESTS" --kinds 1 --limit 100
 }
 
 declare -A MEM
@@ -209,10 +226,10 @@ query_at "$FILL1"
 Q1=$LAST
 
 log "ingest: 16 publishers, window 1 (each waits for OK), $INGEST_EVENTS events"
-lg ingest-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
+lg_median events_per_s ingest-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
 I1=$LAST
 log "ingest: 16 publishers, window 20, $INGEST_EVENTS events"
-lg ingest-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
+lg_median events_per_s ingest-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
 I20=$LAST
 mem_snapshot after-ingest
 
