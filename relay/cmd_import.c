@@ -3,6 +3,7 @@
  * transaction, and reports how many were added, duplicates, rejected and why.
  * Lines are parsed and verified in chunks by worker_threads threads, then
  * stored in input order by this thread (the order decides ties and replacements). */
+#include "car_import.h"
 #include "db_cli.h"
 #include "log.h"
 #include <pthread.h>
@@ -12,7 +13,8 @@
 #include <unistd.h>
 
 static const char import_help[] =
-    "usage: g1relay import [--no-verify] [--batch N] [--quiet] [FILE...] [OPTIONS]\n\n"
+    "usage: g1relay import [--no-verify] [--batch N] [--quiet] [FILE...] [OPTIONS]\n"
+    "       g1relay import --car FILE.car [OPTIONS]   (restore a `g1relay archive`, see docs/IPFS.md)\n\n"
     "Reads events, one JSON object per line, from each FILE (or standard input when\n"
     "none is given or FILE is -) and stores them. Every id is recomputed and every\n"
     "signature checked unless --no-verify. Replaceable and addressable events keep\n"
@@ -24,6 +26,8 @@ static const char import_help[] =
     "  --no-verify         do not check signatures (ids are still checked)\n"
     "  --batch N           events per write transaction (default 10000)\n"
     "  --quiet             do not list rejected lines on standard error\n"
+    "  --car FILE          restore a CAR archive: every CID, id, signature and link is\n"
+    "                      checked first; a bad archive is refused whole (nothing stored)\n"
     CLI_COMMON_HELP
     "\nExit status: 0 when all input was read (even if some lines were rejected),\n"
     "1 on a read or database error (events of committed batches stay stored),\n"
@@ -308,10 +312,10 @@ static void print_report(const importer *im) {
 }
 
 int cmd_import(int argc, char **argv) {
-    enum { OPT_NO_VERIFY = CLI_OPT_FIRST_FREE, OPT_BATCH, OPT_QUIET };
+    enum { OPT_NO_VERIFY = CLI_OPT_FIRST_FREE, OPT_BATCH, OPT_QUIET, OPT_CAR };
     static const struct option options[] = {
         {"no-verify", no_argument, 0, OPT_NO_VERIFY}, {"batch", required_argument, 0, OPT_BATCH},
-        {"quiet", no_argument, 0, OPT_QUIET}, CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, OPT_QUIET}, {"car", required_argument, 0, OPT_CAR}, CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
     cli_common common;
     cli_common_init(&common);
     static importer im;
@@ -319,10 +323,12 @@ int cmd_import(int argc, char **argv) {
     im.verify = true;
     im.batch_max = 10000;
     int opt, rc = 0;
+    const char *car = NULL;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == OPT_NO_VERIFY) im.verify = false;
         else if (opt == OPT_QUIET) im.quiet = true;
+        else if (opt == OPT_CAR) car = optarg;
         else if (opt == OPT_BATCH) {
             int64_t n;
             if (!db_cli_parse_i64(optarg, &n) || n < 1 || n > 1000000) { rc = cli_usage_error("import", "--batch wants 1..1000000, got %s", optarg); break; }
@@ -331,6 +337,11 @@ int cmd_import(int argc, char **argv) {
     }
     if (!rc && common.help) { fputs(import_help, stdout); cli_common_free(&common); return 0; }
     if (rc) { cli_common_free(&common); return rc; }
+    if (car) { /* archives: ipfs/car_import.c */
+        rc = optind < argc ? cli_usage_error("import", "--car takes no other input files") : car_import_command("import", &common, car);
+        cli_common_free(&common);
+        return rc;
+    }
     for (int i = optind; i < argc; i++) { /* check files before touching the database */
         if (strcmp(argv[i], "-") == 0) continue;
         FILE *f = fopen(argv[i], "r");
