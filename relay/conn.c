@@ -197,6 +197,11 @@ out_item *conn_pop_output(conn *c) {
 }
 
 bool conn_send(conn_table *t, conn_id id, msgbuf *prefix, msgbuf *body, bool close_bracket) {
+    return conn_send_pending(t, id, prefix, body, close_bracket, NULL);
+}
+
+bool conn_send_pending(conn_table *t, conn_id id, msgbuf *prefix, msgbuf *body, bool close_bracket,
+                       size_t *pending) {
     if (!body) {
         msgbuf_unref(prefix);
         return false;
@@ -236,6 +241,7 @@ bool conn_send(conn_table *t, conn_id id, msgbuf *prefix, msgbuf *body, bool clo
     else c->out_head = it;
     c->out_tail = it;
     c->out_bytes += n;
+    if (pending) *pending = c->out_bytes;
     conn_request_service_locked(t, c);
     pthread_mutex_unlock(&c->lock);
     return true;

@@ -96,6 +96,9 @@ conn *conn_lock_id(conn_table *t, conn_id id);
  * to prefix/body (released if the connection is gone). Returns false if the
  * connection is gone or was just cut off for exceeding max_output_bytes. */
 bool conn_send(conn_table *t, conn_id id, msgbuf *prefix, msgbuf *body, bool close_bracket);
+/* Same, also reporting the bytes now queued for the connection in *pending. */
+bool conn_send_pending(conn_table *t, conn_id id, msgbuf *prefix, msgbuf *body, bool close_bracket,
+                       size_t *pending);
 /* Same with a copy of a complete message. */
 bool conn_send_text(conn_table *t, conn_id id, const char *text, size_t len);
 bool conn_send_notice(conn_table *t, conn_id id, const char *text);

@@ -197,10 +197,13 @@ static int emit_stored(void *vctx, const char *json, size_t len, uint64_t levid)
     memcpy(b->data, pre->data, pre->len);
     memcpy(b->data + pre->len, json, len);
     b->data[pre->len + len] = ']';
-    if (!conn_send(e->ctx->conns, e->s->conn, NULL, b, false)) {
+    size_t pending = 0;
+    if (!conn_send_pending(e->ctx->conns, e->s->conn, NULL, b, false, &pending)) {
         e->failed = true;
         return 1;
     }
+    /* the client has enough to read for now: end the slice, keep the position */
+    if (pending > e->ctx->lim.max_output_bytes / CONN_PARK_DIVISOR) return STORE_EMIT_PAUSE;
     return 0;
 }
 

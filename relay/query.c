@@ -440,7 +440,11 @@ static scan_status plan_scan(store_query *q, qplan *p, MDB_txn *txn, uint64_t de
         p->matched++;
         if (q->use_set && !set_insert(q, levid)) continue;
         if (q->count_mode) q->count++;
-        else if (emit(ctx, json, jlen, levid)) return SCAN_STOPPED;
+        else {
+            int e = emit(ctx, json, jlen, levid);
+            if (e == STORE_EMIT_PAUSE) return SCAN_MORE; /* position is already past this result */
+            if (e) return SCAN_STOPPED;
+        }
     }
     p->done = true;
     return SCAN_PLAN_DONE;

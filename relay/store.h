@@ -62,8 +62,12 @@ int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max);
  * memory (valid until txn ends). Returns 0, MDB_NOTFOUND, or an LMDB error. */
 int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **json, size_t *len);
 
-/* Called for each result; return non-zero to stop the query early. */
+/* Called for each result; return non-zero to stop the query early, or
+ * STORE_EMIT_PAUSE to end the current time slice right after this result
+ * (store_query_run then returns STORE_QUERY_MORE and the next call goes on from
+ * the next result; used when the client's output queue is full). */
 typedef int (*store_emit_fn)(void *ctx, const char *json, size_t len, uint64_t levid);
+#define STORE_EMIT_PAUSE 2
 
 typedef enum { STORE_QUERY_DONE, STORE_QUERY_MORE, STORE_QUERY_ERROR } store_query_status;
 
