@@ -179,6 +179,8 @@ int store_open(store **out, const char *dir, uint64_t map_size, bool read_only,
         free(s);
         return -1;
     }
+    int dead = 0;
+    mdb_reader_check(s->env, &dead); /* free reader slots of crashed processes */
     MDB_txn *txn;
     rc = mdb_txn_begin(s->env, NULL, read_only ? MDB_RDONLY : 0, &txn);
     if (rc) { set_err(err, errlen, "mdb_txn_begin", rc); goto fail; }
