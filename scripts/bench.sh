@@ -25,6 +25,8 @@
 #   BENCH_RESULTS=FILE           also append every RESULT line to FILE
 #   BENCH_REPEAT=N               run each ingest and author+kind query N times, show the median (1)
 #   BENCH_TIMEOUT=S              seconds of load one loadgen run may take (300)
+#   BENCH_PERF=1                 perf record the relay during each run (perf-NAME.data in the
+#                                work dir, use with BENCH_KEEP=1) and list time per library
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -67,30 +69,53 @@ trap 'exit 130' INT TERM
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# a port below the kernel's ephemeral range (client sockets take ports from there)
 free_port() {
-    local p
+    local p lo
+    lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    ((lo > 12000)) || lo=32768
     for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
     done
     echo "bench: no free port found" >&2
     return 1
 }
 
-# start_relay DATA_DIR [extra run options...]
+# start_relay DATA_DIR [extra run options...]: on a free port (a few tries, as
+# another process may take the port between the check and the bind)
 start_relay() {
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        start_relay_once "$@" && return 0
+        [[ $START_FAILURE == bind ]] || return 1
+        log "port $PORT was taken, trying another"
+    done
+    return 1
+}
+
+START_FAILURE=
+start_relay_once() {
     DATA=$1
     shift
     PORT=$(free_port)
+    START_FAILURE=
+    local mark
+    mark=$(wc -l <"$WORK/relay.log" 2>/dev/null || echo 0)
     "$BIN" run --bind 127.0.0.1 --port "$PORT" --data "$DATA" --log-level warn "$@" \
         >>"$WORK/relay.log" 2>&1 &
     RELAY_PID=$!
     for _ in $(seq 1 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
         if ! kill -0 "$RELAY_PID" 2>/dev/null; then
-            echo "bench: relay exited at start; log:" >&2
-            tail -20 "$WORK/relay.log" >&2
+            wait "$RELAY_PID" 2>/dev/null || true
             RELAY_PID=
+            if tail -n +"$((mark + 1))" "$WORK/relay.log" | grep -qi 'cannot listen\|binding'; then
+                START_FAILURE=bind
+            else
+                echo "bench: relay exited at start; log:" >&2
+                tail -20 "$WORK/relay.log" >&2
+            fi
             return 1
         fi
         sleep 0.1
@@ -139,11 +164,22 @@ LAST=
 # run_measured NAME COMMAND...: runs a load generator, records its RESULT line
 # (plus the relay's CPU seconds during the run) as LAST and in the results file.
 run_measured() {
-    local name=$1 out cpu0 cpu1 rc=0
+    local name=$1 out cpu0 cpu1 rc=0 perf_pid=
     shift
+    if [[ ${BENCH_PERF:-0} == 1 ]] && command -v perf >/dev/null; then
+        perf record -q -F 499 -g -p "$RELAY_PID" -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 0.3
+    fi
     cpu0=$(relay_cpu)
     out=$("$@" --timeout "$LG_TIMEOUT") || rc=$?
     cpu1=$(relay_cpu)
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf report -i "$WORK/perf-$name.data" --no-children --sort dso -g none 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -6 | sed "s/^/  perf $name: /" >>"$WORK/perf-summary.txt" || true
+    fi
     LAST=$(grep '^RESULT' <<<"$out" | tail -1 || true)
     [[ -n $LAST ]] || LAST="RESULT $name complete=0"
     LAST="$LAST name=$name relay_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }')"
@@ -360,6 +396,11 @@ if ((${#PLUG_ROWS[@]})); then
         extra=$(awk -v a="$base" -v b="$cpu" 'BEGIN { if (a != "" && a != "-" && b != "-") printf "%+d us", b - a; else print "-" }')
         printf '%-30s %-34s %-16s %s\n' "  $label" "$(fmt "$(get events_per_s "$r")") (p50 $(get p50_ms "$r") ms)$(mark "$r")" "$cpu us" "$extra"
     done
+fi
+if [[ -s $WORK/perf-summary.txt ]]; then
+    echo
+    echo "relay samples per library (perf):"
+    cat "$WORK/perf-summary.txt"
 fi
 echo
 echo "wall time $(($(date +%s) - BENCH_START)) s; RESULT lines:"
