@@ -236,48 +236,75 @@ static bool chunk_add(chunk *c, uint64_t lineno, const char *line, size_t len) {
 
 static bool chunk_full(const chunk *c) { return c->n == CHUNK_LINES || c->used >= CHUNK_BYTES; }
 
-/* Reads one line of at most IMPORT_MAX_LINE bytes (the newline excluded).
- * Returns 1 with a line, 0 at end of file, -1 on a read error; a longer line is
- * consumed and reported with *too_long. */
-static int read_line(FILE *f, char **buf, size_t *cap, size_t *len, bool *too_long) {
-    *len = 0;
+/* Line reader over fread blocks: lines may hold any byte (a NUL is kept and
+ * rejected by the JSON parser, not taken as the end of the line); a line longer
+ * than IMPORT_MAX_LINE is skipped and reported. */
+typedef struct {
+    FILE *f;
+    char *block;        /* fread buffer */
+    size_t pos, end;
+    bool eof, error;
+    char *line;         /* current line when it spans blocks */
+    size_t line_cap;
+} line_reader;
+
+#define READ_BLOCK (1u << 20)
+
+/* Returns 1 with *out and *len set (valid until the next call), 0 at end of input,
+ * -1 on a read or memory error. */
+static int next_line(line_reader *r, const char **out, size_t *len, bool *too_long) {
+    size_t have = 0; /* bytes gathered in r->line */
     *too_long = false;
-    bool any = false;
     for (;;) {
-        if (*cap - *len < 2) {
-            size_t ncap = *cap ? *cap * 2 : 65536;
-            if (ncap > IMPORT_MAX_LINE + 2) ncap = IMPORT_MAX_LINE + 2;
-            if (ncap <= *cap) { /* full: drop the rest of this line */
-                *too_long = true;
-                *len = 0;
-                int c;
-                while ((c = getc(f)) != EOF && c != '\n') {}
-                return ferror(f) ? -1 : 1;
+        if (r->pos == r->end) {
+            if (r->eof) {
+                if (have || *too_long) { *out = r->line; *len = have; return 1; }
+                return 0;
             }
-            char *n = realloc(*buf, ncap);
-            if (!n) return -1;
-            *buf = n;
-            *cap = ncap;
+            r->end = fread(r->block, 1, READ_BLOCK, r->f);
+            r->pos = 0;
+            if (r->end < READ_BLOCK) {
+                if (ferror(r->f)) { r->error = true; return -1; }
+                r->eof = true;
+            }
+            continue;
         }
-        if (!fgets(*buf + *len, (int)(*cap - *len), f)) {
-            if (ferror(f)) return -1;
-            return any ? 1 : 0;
+        const char *start = r->block + r->pos;
+        size_t avail = r->end - r->pos;
+        const char *nl = memchr(start, '\n', avail);
+        size_t take = nl ? (size_t)(nl - start) : avail;
+        r->pos += take + (nl ? 1 : 0);
+        if (!*too_long && have == 0 && nl && take <= IMPORT_MAX_LINE) { /* common case: no copy */
+            *out = start;
+            *len = take;
+            return 1;
         }
-        any = true;
-        size_t n = strlen(*buf + *len); /* a NUL byte inside a line ends it early: rejected as bad JSON */
-        *len += n;
-        if (*len && (*buf)[*len - 1] == '\n') { (*len)--; (*buf)[*len] = 0; return 1; }
-        if (feof(f)) return 1;
+        if (!*too_long && have + take > IMPORT_MAX_LINE) { *too_long = true; have = 0; }
+        if (!*too_long) {
+            if (have + take > r->line_cap) {
+                size_t ncap = r->line_cap ? r->line_cap : 65536;
+                while (ncap < have + take) ncap *= 2;
+                char *n = realloc(r->line, ncap);
+                if (!n) return -1;
+                r->line = n;
+                r->line_cap = ncap;
+            }
+            memcpy(r->line + have, start, take);
+            have += take;
+        }
+        if (nl) { *out = r->line; *len = *too_long ? 0 : have; return 1; }
     }
 }
 
 static int import_stream(importer *im, chunk *c, FILE *f, const char *name) {
-    char *buf = NULL;
-    size_t cap = 0, len;
+    line_reader r = {.f = f, .block = malloc(READ_BLOCK)};
+    if (!r.block) { fprintf(stderr, "g1relay import: out of memory\n"); return -1; }
+    const char *buf;
+    size_t len;
     uint64_t lineno = 0;
     bool too_long;
-    int r, rc = 0;
-    while ((r = read_line(f, &buf, &cap, &len, &too_long)) == 1) {
+    int got, rc = 0;
+    while ((got = next_line(&r, &buf, &len, &too_long)) == 1) {
         lineno++;
         size_t a = 0, b = len;
         while (b > a && (buf[b - 1] == '\r' || buf[b - 1] == ' ' || buf[b - 1] == '\t')) b--;
@@ -291,16 +318,16 @@ static int import_stream(importer *im, chunk *c, FILE *f, const char *name) {
         }
         if (chunk_full(c) && (rc = chunk_store(im, c, name)) != 0) break;
     }
-    if (r < 0) { fprintf(stderr, "g1relay import: read error on %s\n", name); rc = -1; }
+    if (got < 0) { fprintf(stderr, "g1relay import: %s on %s\n", r.error ? "read error" : "out of memory", name); rc = -1; }
     if (c->n) {
         if (rc == 0) rc = chunk_store(im, c, name);
         else { /* drop the unstored lines */
-            for (uint32_t i = 0; i < c->n; i++) c->lines[i].parsed = false;
             c->n = 0;
             c->used = 0;
         }
     }
-    free(buf);
+    free(r.block);
+    free(r.line);
     return rc;
 }
 

@@ -64,6 +64,7 @@ const inputLines = [
   JSON.stringify(foreignDeletion),                         // other author's deletion: ignored
   JSON.stringify(ephemeral), JSON.stringify(expired), JSON.stringify(expiresLater),
   '', '   ',                                               // blank lines are skipped
+  'a NUL byte \u0000 inside a line',                      // rejected alone, line numbers stay right
   'this is not json',
   JSON.stringify(badSig),
   JSON.stringify(badId),
@@ -82,7 +83,7 @@ test('import stores valid events and reports added, duplicates and rejections wi
   // added: 60 notes + 2 profiles + articleNew + doomed + deletion + foreignDeletion + expiresLater
   assert.equal(rep.added, 60 + 2 + 1 + 1 + 1 + 1 + 1);
   assert.equal(rep.duplicates, 1);
-  assert.equal(rep.rejected, 8); // article, doomed again, ephemeral, expired, garbage, badSig, badId, wrongType
+  assert.equal(rep.rejected, 9); // article, doomed again, ephemeral, expired, NUL line, garbage, badSig, badId, wrongType
   assert.match(r.stdout, /^ {2}1 invalid: bad signature$/m);
   assert.match(r.stdout, /^ {2}1 replaced: /m);
   assert.match(r.stdout, /^ {2}1 deleted: /m);
