@@ -85,19 +85,20 @@ static unsigned db_flags(int i) { return i == DB_EVENTS ? MDB_INTEGERKEY : 0; }
 
 /* ---------------------------------------------------------------- keys */
 
+/* 1 + value of each lower-case hex digit; 0 for every other byte. */
+static const uint8_t lower_hex_plus1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9,
+    ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
+
 /* Decodes 64 lower-case hex digits in one pass; false if any is not one. */
 static bool lower_hex32(const char *in, uint8_t *out) {
+    bool ok = true;
     for (int i = 0; i < 32; i++) {
-        int v = 0;
-        for (int j = 0; j < 2; j++) {
-            char c = in[2 * i + j];
-            int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-            if (d < 0) return false;
-            v = v << 4 | d;
-        }
-        out[i] = (uint8_t)v;
+        uint8_t hi = lower_hex_plus1[(uint8_t)in[2 * i]], lo = lower_hex_plus1[(uint8_t)in[2 * i + 1]];
+        ok &= hi != 0 && lo != 0;
+        out[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 0x0F));
     }
-    return true;
+    return ok;
 }
 
 size_t store_tag_key(uint8_t *out, char letter, const char *value, uint32_t len, bool *hashed) {
