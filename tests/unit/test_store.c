@@ -259,7 +259,8 @@ static void test_deletion(void) {
 
 /* ---------------------------------------------------------------- queries */
 
-#define NQ 241
+#define NQ 4400     /* room for the many-kinds test */
+#define NQ_MAIN 240 /* events of the main query data set */
 static event QEV[NQ];
 static uint64_t QLEV[NQ];
 static uint32_t qn;
@@ -386,7 +387,7 @@ static void test_queries(void) {
     memset(longval, 'L', sizeof longval - 1);
     longval[sizeof longval - 1] = 0;
     char ref_hex[65];
-    for (qn = 0; qn < NQ - 1; qn++) {
+    for (qn = 0; qn < NQ_MAIN; qn++) {
         uint32_t i = qn;
         uint32_t kind = i % 5 == 0 ? 7 : i % 7 == 0 ? 30023 : 1;
         const char *t1[] = {"t", topics[i % 4], NULL};
@@ -552,6 +553,31 @@ static void test_reopen(const char *dir) {
     event_free(&last); event_free(&del); event_free(&next);
 }
 
+/* An author with more kinds than the planner opens ranges for: the authors-only
+ * plan falls back to the time index with an authors check. */
+static void test_many_kinds(void) {
+    const char *const *no_tags[] = {NULL};
+    for (qn = 0; qn < 4100; qn++) {
+        QEV[qn] = make(KEY_B, 7000 + (int64_t)(qn % 100), 40000 + qn, no_tags, "many kinds");
+        if (insert(&QEV[qn], &QLEV[qn]) != STORE_ADDED) { printf("FATAL: insert %u\n", qn); exit(1); }
+    }
+    for (uint32_t i = 0; i < 50; i++, qn++) {
+        QEV[qn] = make(KEY_A, 7090 + (int64_t)i, 1, no_tags, "other author");
+        if (insert(&QEV[qn], &QLEV[qn]) != STORE_ADDED) { printf("FATAL: insert %u\n", qn); exit(1); }
+    }
+    char a[65], b[65], f1[300];
+    hexof(QEV[4100].pubkey, a);
+    hexof(QEV[0].pubkey, b);
+    snprintf(f1, sizeof f1, "{\"authors\":[\"%s\"],\"limit\":30}", b);
+    check_query("author with 4100 kinds", (const char *[]){f1, NULL}, 0);
+    snprintf(f1, sizeof f1, "{\"authors\":[\"%s\",\"%s\"],\"limit\":120}", a, b);
+    check_query("two authors, one with 4100 kinds", (const char *[]){f1, NULL}, 0);
+    snprintf(f1, sizeof f1, "{\"authors\":[\"%s\"],\"kinds\":[40005,40077,1]}", b);
+    check_query("author+kinds among many", (const char *[]){f1, NULL}, 0);
+    for (uint32_t i = 0; i < qn; i++) event_free(&QEV[i]);
+    qn = 0;
+}
+
 UNIT_MAIN({
     char dir[256];
     snprintf(dir, sizeof dir, "/tmp/g1relay-test-store-%d", (int)getpid());
@@ -570,6 +596,10 @@ UNIT_MAIN({
     test_reopen(dir);
     store_close(S);
     for (uint32_t i = 0; i < qn; i++) event_free(&QEV[i]);
+    rm_rf(dir);
+    CHECK_EQ_INT(store_open(&S, dir, 1 << 27, false, err, sizeof err), 0);
+    test_many_kinds();
+    store_close(S);
     /* read-only open of a missing database fails with a message */
     CHECK(store_open(&S, "/tmp/g1relay-no-such-db-dir", 0, true, err, sizeof err) != 0);
     CHECK(strstr(err, "no database") != NULL);
