@@ -255,7 +255,7 @@ static bool read_dispatch_error(const metadata *md, uint32_t ty, scale_reader *r
         if (!scale_read_u8(r, &pidx) || !scale_read_u8(r, &eidx)) return false;
         if (metadata_pallet_by_index(md, pidx, pallet, sizeof pallet, NULL, &err_type) == 0 && err_type != UINT32_MAX)
             metadata_variant_by_index(md, err_type, eidx, inner, sizeof inner, NULL);
-        snprintf(out->detail, sizeof out->detail, "Module(%s.%s)", pallet[0] ? pallet : "?", inner[0] ? inner : "?");
+        snprintf(out->detail, sizeof out->detail, "Module(%.40s.%.40s)", pallet[0] ? pallet : "?", inner[0] ? inner : "?");
     } else if (var.field_count == 1) {
         metadata_type_info ti;
         if (metadata_type(md, var.field_types[0], &ti) == 0 && ti.kind == MD_VARIANT) {
@@ -263,9 +263,9 @@ static bool read_dispatch_error(const metadata *md, uint32_t ty, scale_reader *r
             if (!scale_read_u8(r, &j)) return false;
             metadata_variant_by_index(md, var.field_types[0], j, inner, sizeof inner, NULL);
         }
-        snprintf(out->detail, sizeof out->detail, "%s(%s)", kind, inner);
+        snprintf(out->detail, sizeof out->detail, "%.40s(%.50s)", kind, inner);
     } else {
-        snprintf(out->detail, sizeof out->detail, "%s", kind);
+        snprintf(out->detail, sizeof out->detail, "%.40s", kind);
     }
     snprintf(out->reason, sizeof out->reason, "%s", chain_dispatch_reason(kind, pallet, inner));
     return true;

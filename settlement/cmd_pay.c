@@ -118,7 +118,7 @@ static int read_pay_file(const char *path, uint16_t prefix, pay_item **items, si
         pay_item *it = &v[n];
         char err[200];
         if (!outbox_key_valid(key, strlen(key))) { rc = cli_usage_error("pay", "%s:%d: invalid key", path, lineno); break; }
-        snprintf(it->key, sizeof it->key, "%s", key);
+        memcpy(it->key, key, strlen(key) + 1); /* valid keys are <= OUTBOX_MAX_KEY */
         if (npub_parse(from, it->from, err, sizeof err) < 0) { rc = cli_usage_error("pay", "%s:%d: FROM: %s", path, lineno, err); break; }
         if (g1_address_parse(to, prefix, it->to, err, sizeof err) < 0) { rc = cli_usage_error("pay", "%s:%d: TO: %s", path, lineno, err); break; }
         if (!parse_uint(amount, UINT64_MAX, &it->amount) || it->amount == 0) { rc = cli_usage_error("pay", "%s:%d: AMOUNT must be a positive integer of centimes", path, lineno); break; }

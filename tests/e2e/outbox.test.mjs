@@ -32,7 +32,7 @@ before(async () => {
 after(async () => { await node.stop(); });
 
 const fastSettings = (extra = []) => ['--set', 'batch_window_ms=300', '--set', 'settlement_poll_ms=100',
-  '--set', 'g1_rpc_timeout_ms=1500', '--set', 'g1_resubmit_ms=1000', '--set', 'era_period=16', ...extra];
+  '--set', 'g1_rpc_timeout_ms=1500', '--set', 'g1_resubmit_ms=1000', '--set', 'era_period=32', ...extra];
 
 function g1(args, data, { env = {}, timeout = 120000 } = {}) {
   return spawnSync(BIN, [...args, '--data', data], { encoding: 'utf8', env: { ...ENV, ...env }, timeout });
@@ -149,13 +149,13 @@ test('failures end with the chain reason; a failed batch is retried one transfer
   const nowallet = hexKey('nobody');
   const s = fastSettings();
   let r = g1(['pay', '--from', poor.npub, '--to', payee('rich'), '--amount', '5000', '--key', 'too-much', '--g1-node', node.url, ...s], data);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 1, r.stderr);
   assert.equal(parseLines(r.stdout).get('too-much').reason, 'insufficient-funds');
   r = g1(['pay', '--from', poor.npub, '--to', payee('rich'), '--amount', '950', '--key', 'keepalive', '--g1-node', node.url, ...s], data);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 1, r.stderr);
   assert.equal(parseLines(r.stdout).get('keepalive').reason, 'keep-alive');
   r = g1(['pay', '--from', poor.npub, '--to', payee('fresh-1'), '--amount', '50', '--key', 'below-ed', '--g1-node', node.url, ...s], data);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 1, r.stderr);
   assert.equal(parseLines(r.stdout).get('below-ed').reason, 'existential-deposit');
   r = g1(['pay', '--from', nowallet, '--to', payee('rich'), '--amount', '5', '--g1-node', node.url, ...s], data);
   assert.equal(r.status, 1);
@@ -168,7 +168,7 @@ test('failures end with the chain reason; a failed batch is retried one transfer
   fs.writeFileSync(file, `good ${w.npub} ${payee('rich')} 300\nbad ${w.npub} ${payee('fresh-2')} 40\n`);
   const before = (await node.ledger()).length;
   r = g1(['pay', '--file', file, '--g1-node', node.url, ...s], data);
-  assert.equal(r.status, 1);
+  assert.equal(r.status, 1, r.stderr);
   const got = parseLines(r.stdout);
   assert.equal(got.get('good').state, 'finalized');
   assert.equal(got.get('bad').state, 'failed');
@@ -234,7 +234,7 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
     // the node goes away for a while during the run, which is killed later
     { stopNode: 2500, kill: 5000 },
     // every submission dropped for a while: eras run out, intents are signed again
-    { fault: { mode: 'drop', count: 40 }, kill: 9000 },
+    { fault: { mode: 'drop', count: 60 }, kill: 14000 },
     { crash: 'before-submit:1' }, { crash: 'after-include:3' }, { kill: 700 },
     { crash: 'after-sign:3', fault: { mode: 'stall', seconds: 3 } }, { kill: 1500 }, { crash: 'after-submit:2' },
     { kill: 400 }, { crash: 'after-include:2' }, { crash: 'after-sign:5' },
