@@ -78,6 +78,9 @@ static uint64_t wall_ms(void) {
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static pthread_mutex_t running_mu = PTHREAD_MUTEX_INITIALIZER;
+static engine *running_engine;
+
 /* ---- test crash points ---- */
 
 static void crash_point(const char *name) {
@@ -685,8 +688,17 @@ int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, e
         snprintf(err, errlen, "cannot start the settlement thread");
         return -1;
     }
+    pthread_mutex_lock(&running_mu);
+    running_engine = e;
+    pthread_mutex_unlock(&running_mu);
     *out = e;
     return 0;
+}
+
+void engine_wake_running(void) {
+    pthread_mutex_lock(&running_mu);
+    engine_wake(running_engine);
+    pthread_mutex_unlock(&running_mu);
 }
 
 void engine_wake(engine *e) {
@@ -699,6 +711,9 @@ void engine_wake(engine *e) {
 
 void engine_stop(engine *e) {
     if (!e) return;
+    pthread_mutex_lock(&running_mu);
+    if (running_engine == e) running_engine = NULL;
+    pthread_mutex_unlock(&running_mu);
     pthread_mutex_lock(&e->mu);
     e->stop = true;
     pthread_cond_signal(&e->cv);
@@ -711,11 +726,14 @@ void engine_stop(engine *e) {
     free(e);
 }
 
-int engine_start_for_relay(store *st, const config *cfg, engine **out, char *err, size_t errlen) {
+int engine_start_for_relay(store *st, const config *cfg, engine_status_fn on_status, void *on_status_ctx,
+                           engine **out, char *err, size_t errlen) {
     *out = NULL;
     if (!engine_wanted(cfg)) return 0;
     engine_options o;
     if (engine_options_from_config(cfg, &o, err, errlen) < 0) return -1;
+    o.on_status = on_status;
+    o.on_status_ctx = on_status_ctx;
     outbox *ob;
     if (outbox_open(st, &ob, err, errlen) < 0) return -1;
     char *pass = NULL;
@@ -727,10 +745,11 @@ int engine_start_for_relay(store *st, const config *cfg, engine **out, char *err
     if (rc < 0) { outbox_close(ob); return -1; }
     engine *e;
     rc = engine_start(st, ob, ks, &o, &e, err, errlen);
+    if (rc == 1) log_warn("settlement: %s: this relay does not settle", err);
     if (rc != 0) {
         keystore_close(ks);
         outbox_close(ob);
-        return -1;
+        return rc == 1 ? 0 : -1;
     }
     e->owns_ob_ks = true;
     *out = e;

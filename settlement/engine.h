@@ -66,13 +66,19 @@ int engine_options_from_config(const config *cfg, engine_options *o, char *err, 
 int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, engine **out, char *err, size_t errlen);
 /* Wakes the thread (new intents committed). Any thread. */
 void engine_wake(engine *e);
+/* Wakes the engine running in this process, if any (for modules that add
+ * intents without holding the engine handle, e.g. after the writer's commit).
+ * Any thread; without it the engine still finds new intents within poll_ms. */
+void engine_wake_running(void);
 /* Stops and joins the thread, releases the lock. NULL is fine. */
 void engine_stop(engine *e);
 
 /* For `g1relay run`: opens the outbox and the keystore (passphrase_file or
- * G1RELAY_PASSPHRASE) itself and starts the engine when engine_wanted(cfg).
+ * G1RELAY_PASSPHRASE) itself and starts the engine when engine_wanted(cfg);
+ * on_status (may be NULL) is called after each intent state change.
  * *out stays NULL when not wanted. Returns 0 or -1 with err. */
-int engine_start_for_relay(store *st, const config *cfg, engine **out, char *err, size_t errlen);
+int engine_start_for_relay(store *st, const config *cfg, engine_status_fn on_status, void *on_status_ctx,
+                           engine **out, char *err, size_t errlen);
 /* Stops an engine started by engine_start_for_relay and closes what it opened. */
 void engine_stop_for_relay(engine *e);
 #endif
