@@ -29,7 +29,8 @@ static const char pay_help[] =
     "idempotency KEY: running it again with the same key pays nothing more and prints the\n"
     "state of the first payment. Waits for the final state (finalized, failed, cancelled)\n"
     "and prints one line per payment:\n"
-    "  KEY STATE AMOUNT FROM TO [tx=0x..] [block=N:0x..] [reason=WORD]\n"
+    "  KEY STATE AMOUNT FROM TO [tx=0x..] [block=N:0x..] [reason=WORD] created=MS updated=MS\n"
+    "(FROM is the payer's npub, TO the payee address, MS milliseconds since the epoch.)\n"
     "When a running `g1relay run` settles payments for the same data directory, the\n"
     "payment is queued for it; otherwise this command talks to the G1 nodes itself.\n"
     "Exit status: 0 when every payment is finalized, 1 otherwise.\n\n"
@@ -48,7 +49,7 @@ static const char pay_help[] =
 static const char settlements_help[] =
     "usage: g1relay settlements [--status STATE] [--key KEY] [OPTIONS]\n\n"
     "Lists the payment intents of the outbox, one line each:\n"
-    "  KEY STATE AMOUNT FROM TO [tx=0x..] [block=N:0x..] [reason=WORD]\n"
+    "  KEY STATE AMOUNT FROM TO [tx=0x..] [block=N:0x..] [reason=WORD] created=MS updated=MS\n"
     "STATE is pending, signed, submitted, included, finalized, failed or cancelled.\n\n"
     "  --status STATE      only intents in this state\n"
     "  --key KEY           only this intent\n"
@@ -79,7 +80,7 @@ static void print_intent(const outbox_intent *it, uint16_t prefix) {
         printf(" block=%llu:0x%s", (unsigned long long)it->block_number, hx);
     }
     if (it->reason[0]) printf(" reason=%s", it->reason);
-    printf("\n");
+    printf(" created=%llu updated=%llu\n", (unsigned long long)it->ts[OUTBOX_PENDING], (unsigned long long)it->updated_ms);
 }
 
 static int open_store(const config *cfg, const char *cmd, store **st, outbox **ob) {

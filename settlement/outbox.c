@@ -169,9 +169,10 @@ static int counter_next(outbox *ob, MDB_txn *txn, const char *name, uint64_t *ou
     return mdb_put(txn, ob->meta, &k, &v, 0);
 }
 
+/* ts[PENDING] keeps the creation time; the others the last entry. */
 static void set_state(outbox_intent *it, outbox_state s, uint64_t now) {
     it->state = s;
-    it->ts[s] = now;
+    if (s != OUTBOX_PENDING || !it->ts[s]) it->ts[s] = now;
     it->updated_ms = now;
 }
 

@@ -61,7 +61,7 @@ typedef struct {
     uint64_t amount;         /* centimes */
     uint64_t seq;            /* arrival order */
     uint64_t ext_id;         /* extrinsic settling it (0 = none yet) */
-    uint64_t ts[OUTBOX_STATE_COUNT]; /* ms when each state was (last) entered, 0 = never */
+    uint64_t ts[OUTBOX_STATE_COUNT]; /* ms when each state was (last) entered, 0 = never; ts[pending] = creation */
     uint64_t updated_ms;
     uint8_t tx_hash[32];     /* from signed on */
     uint64_t block_number;   /* from included on */
