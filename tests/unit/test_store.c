@@ -281,6 +281,13 @@ static int collect(void *ctx, const char *json, size_t len, uint64_t levid) {
     return 0;
 }
 
+/* Collects, asking for a pause after every 7th result. */
+static int collect_pausing(void *ctx, const char *json, size_t len, uint64_t levid) {
+    result_list *r = ctx;
+    collect(ctx, json, len, levid);
+    return r->n % 7 == 0 ? STORE_EMIT_PAUSE : 0;
+}
+
 static void list_free(result_list *r) {
     for (uint32_t i = 0; i < r->n; i++) free(r->items[i]);
     free(r->items);
@@ -357,6 +364,18 @@ static void check_query(const char *label, const char *const *texts, uint32_t de
     ok = same(&sliced, &want);
     if (!ok) printf("  query %s (%d slices)\n", label, slices);
     CHECK(ok);
+
+    /* the callback pausing the query every few results (a full output queue) */
+    result_list paused = {0};
+    q = store_query_new(S, fs, nf, default_limit, 0);
+    slices = 0;
+    while ((st = store_query_run(q, 0, collect_pausing, &paused)) == STORE_QUERY_MORE && slices < 100000) slices++;
+    CHECK_EQ_INT(st, STORE_QUERY_DONE);
+    store_query_free(q);
+    ok = same(&paused, &want);
+    if (!ok) printf("  query %s (paused %d times)\n", label, slices);
+    CHECK(ok);
+    list_free(&paused);
 
     /* count ignores limits */
     filter nolimit[8];
