@@ -358,8 +358,17 @@ static int remove_event(store *s, MDB_txn *txn, uint64_t levid) {
     rc = store_get_record(s, txn, levid, &rec, &rlen);
     if (rc) return rc;
     event ev;
-    if (event_parse_trusted(&ev, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE) != 0)
-        return MDB_CORRUPTED;
+    if (event_parse_trusted(&ev, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE) != 0) {
+        /* unreadable JSON: remove what the header names; tag entries and an
+         * addressable version's address stay dangling and are skipped later */
+        memset(&ev, 0, sizeof ev);
+        memcpy(ev.id, rec + REC_ID, 32);
+        memcpy(ev.pubkey, rec + REC_PUBKEY, 32);
+        ev.created_at = rec_i64(rec, REC_CREATED_AT);
+        ev.expiration = rec_i64(rec, REC_EXPIRATION);
+        ev.kind = rec_u32(rec, REC_KIND);
+        ev.d_tag.ptr = "";
+    }
     rc = index_event(s, txn, &ev, levid, false);
     if (!rc) {
         event_class cls = event_kind_class(ev.kind);
@@ -457,7 +466,12 @@ static int apply_deletion(store *s, MDB_txn *txn, const event *del) {
             memcpy(&levid, v.mv_data, 8);
             const uint8_t *rec;
             size_t rlen;
-            if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) return rc;
+            rc = store_get_record(s, txn, levid, &rec, &rlen);
+            if (rc == MDB_NOTFOUND) { /* dangling address entry */
+                if ((rc = mdb_del(txn, s->dbi[DB_REPL], &k, NULL))) return rc;
+                continue;
+            }
+            if (rc) return rc;
             if (rec_i64(rec, REC_CREATED_AT) > del->created_at) continue;
             if ((rc = remove_event(s, txn, levid))) return rc;
         }
@@ -516,11 +530,14 @@ store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *lev
             memcpy(&old, v.mv_data, 8);
             const uint8_t *rec;
             size_t rlen;
-            if ((rc = store_get_record(s, txn, old, &rec, &rlen))) return fail(msg, msglen, rc, "replaceable lookup");
-            int64_t old_ts = rec_i64(rec, REC_CREATED_AT);
-            if (old_ts > ev->created_at || (old_ts == ev->created_at && memcmp(rec + REC_ID, ev->id, 32) < 0))
-                return refuse(STORE_REPLACED, msg, msglen, "duplicate: a newer version of this event is stored");
-            if ((rc = remove_event(s, txn, old))) return fail(msg, msglen, rc, "replace");
+            rc = store_get_record(s, txn, old, &rec, &rlen);
+            if (rc == 0) {
+                int64_t old_ts = rec_i64(rec, REC_CREATED_AT);
+                if (old_ts > ev->created_at || (old_ts == ev->created_at && memcmp(rec + REC_ID, ev->id, 32) < 0))
+                    return refuse(STORE_REPLACED, msg, msglen, "duplicate: a newer version of this event is stored");
+                if ((rc = remove_event(s, txn, old))) return fail(msg, msglen, rc, "replace");
+            } else if (rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "replaceable lookup");
+            /* else a dangling address entry: overwritten below */
         } else if (rc && rc != MDB_NOTFOUND) return fail(msg, msglen, rc, "replaceable lookup");
     }
     if ((rc = levid_sync(s, txn))) return fail(msg, msglen, rc, "serial");

@@ -183,6 +183,27 @@ static void test_replaceable(void) {
     event l1 = make(KEY_B, 10, 30001, tl, "l1"), l2 = make(KEY_B, 11, 30001, tl, "l2");
     CHECK_EQ_INT(insert(&l2, NULL), STORE_ADDED);
     CHECK_EQ_INT(insert(&l1, NULL), STORE_REPLACED);
+    /* a stored version whose JSON became unreadable is still replaced cleanly */
+    event c1 = make(KEY_C, 100, 10001, NULL, "will be damaged"), c2 = make(KEY_C, 200, 10001, NULL, "replacement");
+    uint64_t clev = 0;
+    CHECK_EQ_INT(insert(&c1, &clev), STORE_ADDED);
+    MDB_dbi events_dbi;
+    CHECK_EQ_INT(store_open_dbi(S, "g1relay.events", MDB_INTEGERKEY, &events_dbi), 0);
+    MDB_txn *w;
+    mdb_txn_begin(store_env(S), NULL, 0, &w);
+    MDB_val k = {8, &clev}, v;
+    CHECK_EQ_INT(mdb_get(w, events_dbi, &k, &v), 0);
+    uint8_t damaged[88 + 9];
+    memcpy(damaged, v.mv_data, 88);
+    memcpy(damaged + 88, "not json!", 9);
+    v.mv_size = sizeof damaged;
+    v.mv_data = damaged;
+    CHECK_EQ_INT(mdb_put(w, events_dbi, &k, &v, 0), 0);
+    mdb_txn_commit(w);
+    CHECK_EQ_INT(insert(&c2, NULL), STORE_ADDED);
+    CHECK(!stored(c1.id));
+    CHECK(stored(c2.id));
+    event_free(&c1); event_free(&c2);
     event_free(&v100); event_free(&v90); event_free(&v110); event_free(&x); event_free(&y);
     event_free(&a1); event_free(&b1); event_free(&a2); event_free(&other); event_free(&l1); event_free(&l2);
 }
