@@ -42,7 +42,8 @@ static const char pay_help[] =
     "  --memo TEXT           stored with the intent (at most 256 bytes)\n"
     "  --file FILE           many payments, one per line: KEY FROM TO AMOUNT ('#' comments)\n"
     "  --g1-node URL         Duniter v2s RPC endpoint (repeatable; config g1_nodes)\n"
-    "  --timeout SECONDS     stop waiting after this long (default 600; 0 = do not wait)\n"
+    "  --timeout SECONDS     stop waiting after this long (default 600; 0 = only queue the\n"
+    "                        payment for a running relay, exit 0 unless it failed)\n"
     "  --passphrase-file FILE  keystore passphrase (else G1RELAY_PASSPHRASE)\n"
     CLI_COMMON_HELP;
 
@@ -172,13 +173,15 @@ static int pay_run(config *cfg, pay_item *items, size_t n, const uint8_t *memo, 
     rc = mdb_txn_commit(txn);
     if (rc) { rc = cli_fail("pay", "store: %s", mdb_strerror(rc)); goto out; }
     if (added < n) fprintf(stderr, "g1relay pay: %zu payment(s) already known by their key: not paid again\n", n - added);
-    if (timeout_s == 0) {
-        rc = 0;
-        goto print;
-    }
+    bool queue_only = timeout_s == 0;
+    if (queue_only) goto print;
     engine *eng = NULL;
     engine_options o;
     bool have_nodes = engine_options_from_config(cfg, &o, err, sizeof err) == 0;
+    if (!have_nodes && !engine_lock_held_elsewhere(data_dir)) {
+        rc = cli_fail("pay", "%s, and no running relay settles for %s: the payment stays queued", err, data_dir);
+        goto out;
+    }
     int er = have_nodes ? engine_start(st, ob, ks, &o, &eng, err, sizeof err) : 1;
     if (er < 0) { rc = cli_fail("pay", "%s", err); goto out; }
     if (er == 1) {
@@ -208,7 +211,7 @@ print:
         for (size_t i = 0; v && i < n; i++) {
             if (outbox_get(ob, txn, items[i].key, strlen(items[i].key), v) != 0) { rc = 1; continue; }
             print_intent(v, prefix);
-            if (v->state != OUTBOX_FINALIZED) rc = 1;
+            if (v->state != OUTBOX_FINALIZED && !(queue_only && !outbox_state_is_final(v->state))) rc = 1;
         }
         free(v);
         mdb_txn_abort(txn);

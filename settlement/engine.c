@@ -324,8 +324,15 @@ static bool scan_finalized(engine *e) {
         e->scanned_set = true;
     }
     if (!active) { if (e->scanned < e->finalized) e->scanned = e->finalized; return true; }
+    /* no active extrinsic can be in a block after the last block of its era */
+    uint64_t max_last = 0;
+    for (size_t i = 0; i < e->fl_count; i++)
+        if (fl_active(&e->fl[i])) {
+            uint64_t last = plan_era_last_block(e->fl[i].era_birth, e->fl[i].era_period);
+            if (last > max_last) max_last = last;
+        }
     char err[300];
-    for (int k = 0; k < MAX_SCAN_PER_ROUND && e->scanned < e->finalized; k++) {
+    for (int k = 0; k < MAX_SCAN_PER_ROUND && e->scanned < e->finalized && e->scanned < max_last; k++) {
         uint64_t n = e->scanned + 1;
         uint8_t bh[32];
         bool found;
@@ -344,6 +351,8 @@ static bool scan_finalized(engine *e) {
         if (!ok) return false; /* retry this block next round */
         e->scanned = n;
     }
+    /* every active era searched to its end: nothing to find in later blocks */
+    if (e->scanned >= max_last && e->scanned < e->finalized) e->scanned = e->finalized;
     return true;
 }
 
@@ -693,6 +702,16 @@ int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, e
     pthread_mutex_unlock(&running_mu);
     *out = e;
     return 0;
+}
+
+bool engine_lock_held_elsewhere(const char *data_dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/settlement.lock", data_dir);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
 }
 
 void engine_wake_running(void) {

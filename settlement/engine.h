@@ -70,6 +70,8 @@ void engine_wake(engine *e);
  * intents without holding the engine handle, e.g. after the writer's commit).
  * Any thread; without it the engine still finds new intents within poll_ms. */
 void engine_wake_running(void);
+/* True if another process (e.g. a running relay) holds DATA_DIR/settlement.lock. */
+bool engine_lock_held_elsewhere(const char *data_dir);
 /* Stops and joins the thread, releases the lock. NULL is fine. */
 void engine_stop(engine *e);
 

@@ -95,6 +95,24 @@ test('single payment: finalized, in the ledger once; the same key pays once; a d
   ledger = (await node.ledger()).slice(before.length);
   assert.equal(ledger.length, 1, 'nothing paid twice');
 
+  // failover: the first node refuses connections, the second answers
+  r = g1(['pay', '--from', w.npub, '--to', to, '--amount', '77', '--key', 'order-2', '--g1-node', 'http://127.0.0.1:1',
+    '--g1-node', node.url, ...fastSettings()], data);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(parseLines(r.stdout).get('order-2').state, 'finalized');
+  assert.match(r.stderr, /127\.0\.0\.1:1: cannot connect/);
+  // no node and no running relay: refused, the payment stays queued (pending)
+  r = g1(['pay', '--from', w.npub, '--to', to, '--amount', '78', '--key', 'order-3'], data);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no .* node configured/);
+  r = g1(['pay', '--from', w.npub, '--to', to, '--amount', '78', '--key', 'order-3', '--timeout', '0'], data);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(parseLines(r.stdout).get('order-3').state, 'pending');
+  r = g1(['pay', '--from', w.npub, '--to', to, '--amount', '78', '--key', 'order-3', '--g1-node', node.url, ...fastSettings()], data);
+  assert.equal(r.status, 0, r.stderr);
+  ledger = (await node.ledger()).slice(before.length);
+  assert.deepEqual(ledger.map((l) => l.amount), [1234, 77, 78]);
+
   r = g1(['settlements', '--status', 'finalized'], data);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(parseLines(r.stdout).get('order-1').tx, line.tx);
