@@ -49,7 +49,7 @@ bool settle_status_final(settle_status s);
 enum { SETTLE_ORIGIN_REACTION = 1, SETTLE_ORIGIN_ORDER = 2 };
 
 #define SETTLE_MAX_E 3
-#define SETTLE_REASON_MAX 32
+#define SETTLE_REASON_MAX 64
 #define SETTLE_RECORD_FORMAT 1
 
 /* One settlement (stored as is, host byte order). */
@@ -108,10 +108,12 @@ typedef struct {
 const settle_settings *settle_settings_get(void);
 
 typedef struct {
-    MDB_dbi settle, outq, active, reacted, daily, req_by_order, auth_by_req, intents;
+    MDB_dbi settle, outq, active, reacted, daily, req_by_order, auth_by_req;
 } settle_dbis;
 const settle_dbis *settle_dbs(void);
 store *settle_store(void);
+struct outbox;
+struct outbox *settle_outbox(void);
 
 /* Account of the station wallet bound to a Nostr pubkey. 0 found, -1 none. */
 int settle_wallet_of(const uint8_t pubkey[32], uint8_t account[32]);

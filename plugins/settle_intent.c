@@ -1,53 +1,62 @@
-/* The bridge from settlement records to the outbox that pays (settlement/outbox,
- * issue 5). Until the outbox is wired in, intents are kept in g1s.intents with
- * the same idempotency key (the settlement's d), so every rule and the atomicity
- * of "event + intent" can be exercised; they stay `pending`. */
+/* The bridge from settlement records to the outbox that pays (settlement/outbox.h):
+ * the intent of a settlement is keyed by the hex of its d (reaction id or payment
+ * request id), paid from the payer's station wallet. */
 #include "settle.h"
+#include "hex.h"
+#include "log.h"
+#include "outbox.h"
+#include <stdio.h>
 #include <string.h>
 
-typedef struct {
-    uint8_t state; /* settle_status */
-    uint8_t pad[7];
-    uint8_t payer[32], from[32], to[32];
-    uint64_t amount;
-} intent_rec;
+static void key_of(const uint8_t d[32], char key[65]) { hex_encode(d, 32, key); }
 
 int settle_intent_add(MDB_txn *txn, const uint8_t key[32], const uint8_t payer_pubkey[32],
                       const uint8_t from[32], const uint8_t to[32], uint64_t amount) {
-    intent_rec r;
-    memset(&r, 0, sizeof r);
-    r.state = SETTLE_PENDING;
-    memcpy(r.payer, payer_pubkey, 32);
-    memcpy(r.from, from, 32);
-    memcpy(r.to, to, 32);
-    r.amount = amount;
-    MDB_val k = {32, (void *)key}, v = {sizeof r, &r};
-    int rc = mdb_put(txn, settle_dbs()->intents, &k, &v, MDB_NOOVERWRITE);
-    return rc == MDB_KEYEXIST ? 0 : rc; /* idempotent */
+    (void)from;
+    char k[65], err[200];
+    key_of(key, k);
+    int rc = outbox_add_intent(settle_outbox(), txn, k, 64, payer_pubkey, to, amount, (const uint8_t *)k, 64, err,
+                               sizeof err);
+    if (rc == OUTBOX_ADDED || rc == OUTBOX_EXISTS) return 0;
+    log_error("settlement: intent %s: %s", k, rc == OUTBOX_CONFLICT ? "conflicts with another payment" : err);
+    return MDB_CORRUPTED;
 }
 
 int settle_intent_cancel(MDB_txn *txn, const uint8_t key[32]) {
-    MDB_val k = {32, (void *)key}, v;
-    int rc = mdb_get(txn, settle_dbs()->intents, &k, &v);
-    if (rc == MDB_NOTFOUND) return 0;
-    if (rc) return -1;
-    if (v.mv_size != sizeof(intent_rec)) return -1;
-    intent_rec r;
-    memcpy(&r, v.mv_data, sizeof r);
-    if (r.state != SETTLE_PENDING) return 0;
-    r.state = SETTLE_CANCELLED;
-    v.mv_data = &r;
-    return mdb_put(txn, settle_dbs()->intents, &k, &v, 0) == 0 ? 1 : -1;
+    char k[65];
+    key_of(key, k);
+    int rc = outbox_cancel(settle_outbox(), txn, k, 64, "deleted");
+    if (rc == 0) return 1;
+    if (rc == 1 || rc == MDB_NOTFOUND) return 0;
+    return -1;
 }
 
 int settle_intent_get(MDB_txn *txn, const uint8_t key[32], settle_intent_info *info) {
-    MDB_val k = {32, (void *)key}, v;
-    int rc = mdb_get(txn, settle_dbs()->intents, &k, &v);
+    char k[65];
+    key_of(key, k);
+    outbox_intent it;
+    int rc = outbox_get(settle_outbox(), txn, k, 64, &it);
     if (rc) return rc;
-    if (v.mv_size != sizeof(intent_rec)) return MDB_CORRUPTED;
-    intent_rec r;
-    memcpy(&r, v.mv_data, sizeof r);
     memset(info, 0, sizeof *info);
-    info->status = (settle_status)r.state;
+    switch (it.state) {
+    case OUTBOX_PENDING:
+    case OUTBOX_SIGNED: info->status = SETTLE_PENDING; break;
+    case OUTBOX_SUBMITTED: info->status = SETTLE_SUBMITTED; break;
+    case OUTBOX_INCLUDED: info->status = SETTLE_INCLUDED; break;
+    case OUTBOX_FINALIZED: info->status = SETTLE_FINALIZED; break;
+    case OUTBOX_FAILED: info->status = SETTLE_FAILED; break;
+    case OUTBOX_CANCELLED: info->status = SETTLE_CANCELLED; break;
+    default: info->status = SETTLE_PENDING; break;
+    }
+    snprintf(info->reason, sizeof info->reason, "%s", it.reason);
+    if (info->status != SETTLE_PENDING && info->status != SETTLE_CANCELLED) {
+        info->has_tx = true;
+        memcpy(info->tx, it.tx_hash, 32);
+    }
+    if (info->status == SETTLE_INCLUDED || info->status == SETTLE_FINALIZED) {
+        info->has_block = true;
+        info->block_num = it.block_number;
+        memcpy(info->block_hash, it.block_hash, 32);
+    }
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "hex.h"
 #include "keystore.h"
 #include "log.h"
+#include "outbox.h"
 #include "relay_ctx.h"
 #include "ss58.h"
 #include "writer.h"
@@ -36,6 +37,7 @@ static struct {
     int refs;
     store *st;
     keystore *ks;
+    outbox *ob;
     uint8_t *station_sk; /* sodium_malloc'd 32 bytes */
     uint8_t station_pk[32];
     settle_settings settings;
@@ -88,6 +90,7 @@ bool settle_status_final(settle_status s) {
 const settle_settings *settle_settings_get(void) { return &svc.settings; }
 const settle_dbis *settle_dbs(void) { return &svc.dbs; }
 store *settle_store(void) { return svc.st; }
+outbox *settle_outbox(void) { return svc.ob; }
 bool settle_service_active(void) { return svc.refs > 0; }
 
 bool settle_station_pubkey(uint8_t out[32]) {
@@ -146,7 +149,7 @@ static int open_dbis(char *err, size_t errlen) {
         {"g1s.settle", &svc.dbs.settle},       {"g1s.outq", &svc.dbs.outq},
         {"g1s.active", &svc.dbs.active},       {"g1s.reacted", &svc.dbs.reacted},
         {"g1s.daily", &svc.dbs.daily},         {"g1s.req_by_order", &svc.dbs.req_by_order},
-        {"g1s.auth_by_req", &svc.dbs.auth_by_req}, {"g1s.intents", &svc.dbs.intents},
+        {"g1s.auth_by_req", &svc.dbs.auth_by_req},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int rc = store_open_dbi(svc.st, t[i].name, MDB_CREATE, t[i].dbi);
@@ -156,6 +159,8 @@ static int open_dbis(char *err, size_t errlen) {
 }
 
 static void release(void) {
+    if (svc.ob) outbox_close(svc.ob);
+    svc.ob = NULL;
     if (svc.ks) keystore_close(svc.ks);
     svc.ks = NULL;
     if (svc.station_sk) sodium_free(svc.station_sk);
@@ -196,7 +201,8 @@ int settle_service_open(const config *cfg, store *s, char *err, size_t errlen) {
     }
     rc = keystore_open(config_str(cfg, NULL, "data_dir", "./data"), pass, plen, true, &svc.ks, err, errlen);
     keystore_passphrase_free(pass, plen);
-    if (rc < 0 || load_station_key(err, errlen) < 0 || open_dbis(err, errlen) < 0) {
+    if (rc < 0 || load_station_key(err, errlen) < 0 || open_dbis(err, errlen) < 0 ||
+        outbox_open(s, &svc.ob, err, errlen) != 0) {
         release();
         rc = -1;
         goto out;
