@@ -413,7 +413,8 @@ static void submit_one(engine *e, inflight *f, bool force) {
     outbox_ext x;
     if (ext_load(e, f->id, &x) != 0) return;
     uint64_t now = wall_ms();
-    if (!force && x.state != EXT_SIGNED && now < x.last_submit_ms + e->o.resubmit_ms) { outbox_ext_free(&x); return; }
+    /* first sending at once; later ones every resubmit_ms */
+    if (!force && x.submit_count > 0 && now < x.last_submit_ms + e->o.resubmit_ms) { outbox_ext_free(&x); return; }
     if (x.state == EXT_INCLUDED && !force) { outbox_ext_free(&x); return; }
     crash_point("before-submit");
     submit_kind kind;
