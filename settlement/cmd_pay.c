@@ -184,10 +184,7 @@ static int pay_run(config *cfg, pay_item *items, size_t n, const uint8_t *memo, 
     }
     int er = have_nodes ? engine_start(st, ob, ks, &o, &eng, err, sizeof err) : 1;
     if (er < 0) { rc = cli_fail("pay", "%s", err); goto out; }
-    if (er == 1) {
-        if (have_nodes) log_info("%s: waiting for it", err);
-        else log_info("no Ğ1 node configured here: waiting for a running relay to settle (%s)", err);
-    }
+    if (er == 1) log_info("%s: waiting for it", have_nodes ? err : "a running relay settles payments for this data directory");
     uint64_t deadline = (uint64_t)time(NULL) + (uint64_t)timeout_s;
     outbox_intent *it = malloc(sizeof *it);
     bool all_final = false;

@@ -299,3 +299,21 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
   const r = g1(['settlements'], data);
   assert.equal(r.stdout.trim().split('\n').length, 200);
 });
+
+test('runtime upgrade during a run: spec version read again, the transfer re-signed and paid once', async () => {
+  const data = newStation('upgrade');
+  const w = await newWallet(data, 'upgrade-payer', 100000);
+  const to = payee('upgrade-payee');
+  const before = (await node.ledger()).length;
+  const { specVersion } = await node.rpc('state_getRuntimeVersion');
+  const run = runPay(['pay', '--from', w.npub, '--to', to, '--amount', '555', '--key', 'upg', '--g1-node', node.url,
+    '--timeout', '90', ...fastSettings(['--set', 'batch_window_ms=2500'])], data, {});
+  await sleep(1200); // the engine has read the old version; the intent waits for its batch window
+  await node.rpc('test_setRuntimeVersion', [{ specVersion: specVersion + 1 }]);
+  const r = await run;
+  assert.equal(r.code, 0, r.err.slice(-3000));
+  assert.equal(parseLines(r.out).get('upg').state, 'finalized');
+  assert.match(r.err, new RegExp(`runtime upgrade ${specVersion} -> ${specVersion + 1}`));
+  const ledger = (await node.ledger()).slice(before);
+  assert.deepEqual(ledger.map((l) => [l.from, l.to, l.amount]), [[w.addr, to, 555]]);
+});
