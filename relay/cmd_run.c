@@ -1,6 +1,7 @@
 /* `g1relay run`: starts the relay (store, plugins, worker pool, writer, network)
  * and runs until SIGINT/SIGTERM, then shuts down cleanly: the writer commits
  * what it has, the LMDB environment is closed. */
+#include "archive_thread.h"
 #include "cli.h"
 #include "conn.h"
 #include "log.h"
@@ -127,6 +128,7 @@ int cmd_run(int argc, char **argv) {
 
     relay_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    archive_thread *archiver = NULL;
     atomic_init(&ctx.wake_pending, false);
     atomic_init(&ctx.stopping, false);
     ctx.cfg = cfg;
@@ -185,6 +187,11 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     settle_service_attach(&ctx); /* receipt publisher (only with the settlement plugins) */
+    archiver = archive_thread_start(&ctx, err, sizeof err); /* periodic CAR archives (ipfs/) */
+    if (!archiver && err[0]) {
+        rc = cli_fail("run", "archive: %s", err);
+        goto out;
+    }
     if (server_start(&ctx, bind, (int)port, nip11, err, sizeof err) < 0) {
         rc = cli_fail("run", "%s", err);
         goto out;
@@ -210,6 +217,7 @@ out:
      * the sockets and the store. */
     if (ctx.workers) worker_pool_stop(ctx.workers);
     if (ctx.policy) policy_runner_free(ctx.policy);
+    archive_thread_stop(archiver);
     settle_service_detach();
     if (ctx.writer) writer_stop(ctx.writer);
     g_run_ctx = NULL;
