@@ -8,6 +8,7 @@
 #include "filter.h"
 #include "hex.h"
 #include "store.h"
+#include "store_internal.h" /* record layout, to damage a record on purpose */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,26 @@ static void test_basic_rules(void) {
     CHECK_EQ_INT(len, e1.json_len);
     CHECK_EQ_MEM(json, e1.json, e1.json_len);
     mdb_txn_abort(txn);
+
+    /* a JSON not in the packable form is stored and served verbatim */
+    event odd = make(KEY_A, 1001, 1, NULL, "odd form");
+    char *odd_json = malloc(odd.json_len + 2);
+    odd_json[0] = ' ';
+    memcpy(odd_json + 1, odd.json, odd.json_len + 1);
+    event odd2 = odd;
+    odd2.json = odd_json;
+    odd2.json_len = odd.json_len + 1;
+    CHECK_EQ_INT(insert(&odd2, NULL), STORE_ADDED);
+    mdb_txn_begin(store_env(S), NULL, MDB_RDONLY, &txn);
+    CHECK_EQ_INT(store_get_by_id(S, txn, odd.id, &json, &len), 0);
+    CHECK_EQ_INT(len, odd2.json_len);
+    CHECK_EQ_MEM(json, odd_json, odd2.json_len);
+    CHECK_EQ_INT(store_get_by_id(S, txn, e1.id, &json, &len), 0); /* a packed one again */
+    CHECK_EQ_INT(len, e1.json_len);
+    CHECK_EQ_MEM(json, e1.json, e1.json_len);
+    mdb_txn_abort(txn);
+    free(odd_json);
+    event_free(&odd);
 
     event eph = make(KEY_A, 1000, 20001, NULL, "ephemeral");
     CHECK_EQ_INT(insert(&eph, NULL), STORE_EPHEMERAL);
@@ -193,9 +214,9 @@ static void test_replaceable(void) {
     mdb_txn_begin(store_env(S), NULL, 0, &w);
     MDB_val k = {8, &clev}, v;
     CHECK_EQ_INT(mdb_get(w, events_dbi, &k, &v), 0);
-    uint8_t damaged[88 + 9];
-    memcpy(damaged, v.mv_data, 88);
-    memcpy(damaged + 88, "not json!", 9);
+    uint8_t damaged[REC_HEADER_SIZE + 9];
+    memcpy(damaged, v.mv_data, REC_HEADER_SIZE);
+    memcpy(damaged + REC_HEADER_SIZE, "not json!", 9);
     v.mv_size = sizeof damaged;
     v.mv_data = damaged;
     CHECK_EQ_INT(mdb_put(w, events_dbi, &k, &v, 0), 0);
