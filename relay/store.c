@@ -627,6 +627,28 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
     return rc;
 }
 
+int store_each_stored(store *s, MDB_txn *txn, const uint32_t *kinds, uint32_t kind_count, store_emit_fn emit,
+                      void *ctx) {
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c);
+    if (rc) return rc;
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size < REC_HEADER_SIZE || k.mv_size != 8) continue;
+        const uint8_t *rec = v.mv_data;
+        if (kinds) {
+            uint32_t kind = rec_u32(rec, REC_KIND), i = 0;
+            while (i < kind_count && kinds[i] != kind) i++;
+            if (i == kind_count) continue;
+        }
+        uint64_t levid;
+        memcpy(&levid, k.mv_data, 8);
+        if (emit(ctx, (const char *)rec + REC_HEADER_SIZE, v.mv_size - REC_HEADER_SIZE, levid)) break;
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_count_kinds(store *s, void (*fn)(void *ctx, uint32_t kind, uint64_t count), void *ctx) {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);

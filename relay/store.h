@@ -107,6 +107,14 @@ int store_get_stats(store *s, store_stats *out);
  * error. Used by `g1relay export`. */
 int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, void *ctx);
 
+/* Calls emit for every stored event in storage order (the order they were
+ * stored: levid ascending), expired ones included, inside txn (read or write;
+ * emit must not write g1relay databases). kinds: when not NULL, only events of
+ * these kinds. Returns 0 or an LMDB error. For replaying the log (e.g. a
+ * settlement rebuild) without depending on the record format. */
+int store_each_stored(store *s, MDB_txn *txn, const uint32_t *kinds, uint32_t kind_count, store_emit_fn emit,
+                      void *ctx);
+
 /* Calls fn once per kind present, in kind order, with its number of stored events. */
 int store_count_kinds(store *s, void (*fn)(void *ctx, uint32_t kind, uint64_t count), void *ctx);
 

@@ -592,6 +592,40 @@ static void test_stats_export_reopen(const char *dir) {
     rm_rf(copy);
 }
 
+typedef struct {
+    uint64_t last_levid;
+    uint32_t n;
+    bool ordered;
+    bool kinds_ok;
+} each_ctx;
+
+static int each_cb(void *vctx, const char *json, size_t len, uint64_t levid) {
+    each_ctx *c = vctx;
+    if (levid <= c->last_levid) c->ordered = false;
+    c->last_levid = levid;
+    event ev;
+    if (event_parse_trusted(&ev, json, len) != 0 || (ev.kind != 7 && ev.kind != 30023)) c->kinds_ok = false;
+    event_free(&ev);
+    c->n++;
+    return 0;
+}
+
+/* Replaying the log in storage order, filtered by kind. */
+static void test_each_stored(void) {
+    uint32_t want = 0;
+    for (uint32_t i = 0; i < qn; i++) want += QEV[i].kind == 7 || QEV[i].kind == 30023;
+    each_ctx c = {0, 0, true, true};
+    const uint32_t kinds[] = {30023, 7};
+    MDB_txn *txn;
+    mdb_txn_begin(store_env(S), NULL, MDB_RDONLY, &txn);
+    CHECK_EQ_INT(store_each_stored(S, txn, kinds, 2, each_cb, &c), 0);
+    mdb_txn_abort(txn);
+    CHECK_EQ_INT(c.n, want);
+    CHECK(c.ordered);
+    CHECK(c.kinds_ok);
+    CHECK(want > 0);
+}
+
 static void test_reopen(const char *dir) {
     event last = make(KEY_C, 9000, 1, NULL, "newest");
     uint64_t lev1 = 0, lev2 = 0;
@@ -653,6 +687,7 @@ UNIT_MAIN({
     rm_rf(dir);
     CHECK_EQ_INT(store_open(&S, dir, 1 << 26, false, err, sizeof err), 0);
     test_queries();
+    test_each_stored();
     test_stats_export_reopen(dir);
     test_reopen(dir);
     store_close(S);
