@@ -96,7 +96,9 @@ test('created_at window: too far in the future or the past → OK false "invalid
     assert.equal(r.ok, ok, `${label}: ${show(r.raw)}`);
     if (!ok) assert.match(r.message, /^invalid:/, `${label}: ${show(r.raw)}`);
   }
-  assert.equal((await cw.query({ authors: [k.pk] })).length, 3);
+  const stored = await cw.query({ authors: [k.pk] });
+  assert.deepEqual(stored.map((e) => e.content).sort(), ['now', 'slightly in the future', 'within the past hour'],
+    `stored: ${stored.map((e) => `${e.content}@${e.created_at}/${e.id.slice(0, 8)}`).join(', ')}`);
 });
 
 test('created_at window defaults: 15 minutes ahead at most, no lower limit', async () => {

@@ -59,6 +59,7 @@ export const TOOLS_DIR = process.env.G1RELAY_TOOLS || path.join(repoRoot, 'build
 export const SHARED_DIR = process.env.G1_SHARED || path.resolve(repoRoot, '../shared');
 
 const live = new Set();      // running relay processes, killed at exit
+const startedRelays = new Set(); // relay objects not yet stopped by their cleanup hook
 const tempDirs = new Set();  // removed at exit
 process.on('exit', () => {
   for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
@@ -231,13 +232,32 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
    * with a non-zero exit code or a timeout. `res` is what stop() returned. */
   relay.checkExit = (res) => {
     const report = /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/.exec(out);
-    if (report) throw new Error(`sanitizer report in relay output:\n${out.slice(Math.max(0, report.index - 200), report.index + 4000)}`);
+    if (report) {
+      const summary = out.split('\n').filter((l) => /^SUMMARY: /.test(l)).join('\n');
+      throw new Error(`sanitizer report in relay output:\n${out.slice(Math.max(0, report.index - 200), report.index + 3000)}\n…\n${summary}`);
+    }
     if (res?.timedOut) throw new Error(`relay did not stop within 5 s of SIGTERM\n--- output ---\n${out.slice(-4000)}`);
     if (res && res.code !== null && res.code !== 0) throw new Error(`relay exited with code ${res.code} after SIGTERM\n--- output ---\n${out.slice(-4000)}`);
   };
 
+  startedRelays.add(relay);
   if (cleanup) {
-    try { after(async () => relay.checkExit(await relay.stop())); } catch { /* outside a test context: exit handler still kills it */ }
+    try {
+      after(async () => {
+        const res = await relay.stop();
+        startedRelays.delete(relay);
+        try { relay.checkExit(res); } catch (e) {
+          // node skips the remaining after hooks once one throws: stop every other relay
+          // first, so that no process or socket keeps the test file from ending.
+          const errors = [e.message];
+          for (const other of startedRelays) {
+            try { other.checkExit(await other.stop()); } catch (e2) { errors.push(e2.message); }
+          }
+          startedRelays.clear();
+          throw new Error(errors.join('\n\n'));
+        }
+      });
+    } catch { /* outside a test context: exit handler still kills it */ }
   }
   return relay;
 }
