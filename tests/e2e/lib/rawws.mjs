@@ -25,8 +25,9 @@ export function encodeFrame(payload, opcode = 1, fin = true) {
 
 /**
  * Connects to 127.0.0.1:port, performs the WebSocket handshake and resolves once the
- * 101 response headers are read. Returns {socket, received (bytes after the headers so
- * far), sendText(s), sendBinary(buf), sendFrame(buf), stats}.
+ * 101 response headers are read. Returns {socket, stats (bytesAfterHandshake, ended,
+ * closed), messages (text messages received, decoded from the frames), closeFrame,
+ * sendText(s), sendBinary(buf), sendFrame(buf), resume(), waitClosed(ms)}.
  * With {pauseAfterHandshake: true} the socket stops reading right after the handshake
  * (the kernel buffers fill, the relay's output queue grows): call resume() to drain.
  */
@@ -60,8 +61,30 @@ export function rawWebSocket(port, { host = '127.0.0.1', path = '/', timeout = 5
         socket.once('close', done);
       }),
     };
+    // Decoder of the server's (unmasked) frames: complete text messages go to api.messages.
+    api.messages = [];
+    let buf = Buffer.alloc(0);
+    let partial = [];
+    const decode = (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      for (;;) {
+        if (buf.length < 2) return;
+        const fin = buf[0] & 0x80, op = buf[0] & 0x0f;
+        let len = buf[1] & 0x7f, off = 2;
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+        else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+        if (buf[1] & 0x80) off += 4; // a server must not mask; skip the key if it does
+        if (buf.length < off + len) return;
+        const payload = buf.subarray(off, off + len);
+        buf = buf.subarray(off + len);
+        if (op === 0 || op === 1 || op === 2) {
+          partial.push(Buffer.from(payload));
+          if (fin) { api.messages.push(Buffer.concat(partial).toString('utf8')); partial = []; }
+        } else if (op === 8) api.closeFrame = Buffer.from(payload);
+      }
+    };
     socket.on('data', (chunk) => {
-      if (upgraded) { stats.bytesAfterHandshake += chunk.length; return; }
+      if (upgraded) { stats.bytesAfterHandshake += chunk.length; decode(chunk); return; }
       head = Buffer.concat([head, chunk]);
       const endIdx = head.indexOf('\r\n\r\n');
       if (endIdx < 0) { if (head.length > 16384) { socket.destroy(); reject(new Error('handshake too long')); } return; }
@@ -69,6 +92,7 @@ export function rawWebSocket(port, { host = '127.0.0.1', path = '/', timeout = 5
       if (!/^HTTP\/1\.1 101/.test(headers)) { socket.destroy(); clearTimeout(timer); reject(new Error(`handshake refused: ${headers.split('\r\n')[0]}`)); return; }
       upgraded = true;
       stats.bytesAfterHandshake += head.length - endIdx - 4;
+      if (head.length > endIdx + 4) decode(Buffer.from(head.subarray(endIdx + 4)));
       clearTimeout(timer);
       if (pauseAfterHandshake) socket.pause();
       resolve(api);

@@ -35,6 +35,7 @@
 //          restart(), running(), checkExit(res) (throws on a sanitizer report or an
 //          unclean stop; the automatic cleanup calls it, so a relay that crashes or
 //          leaks under ASan at shutdown fails the test file) }
+// processMemory(pid) → {rss, rssAnon} bytes; fetchInfo(relay) → NIP-11 {status, headers, json}.
 //
 // Environment: G1RELAY_BIN (default <repo>/g1relay), G1RELAY_TOOLS, G1_SHARED,
 // G1_E2E_TIME_FACTOR (multiplies every wait, e.g. 4 for a sanitizer build).
@@ -260,6 +261,14 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
     } catch { /* outside a test context: exit handler still kills it */ }
   }
   return relay;
+}
+
+/** Memory of a process from /proc/PID/status, in bytes: {rss, rssAnon} (null if gone). */
+export function processMemory(pid) {
+  let text;
+  try { text = fs.readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { return null; }
+  const kb = (name) => Number((new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text) ?? [])[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), rssAnon: kb('RssAnon') };
 }
 
 /** GET the NIP-11 document; returns {status, headers, body, json}. */
