@@ -91,14 +91,10 @@ static void archive_once(archive_thread *t) {
              (long long)until, path, root);
     bool pushed = false;
     if (t->api[0]) {
-        if (kubo_push_car(t->api, path, &res.root, PUSH_TIMEOUT_MS, err, sizeof err) == 0) {
-            pushed = true;
-            log_info("archive: pushed %s to %s", root, t->api);
-        } else {
-            log_warn("archive: push of %s to %s failed (%s): queued for retry", root, t->api, err);
-            if (kubo_pending_add(t->data_dir, path, &res.root, (int64_t)time(NULL) + kubo_backoff_seconds(1), err, sizeof err) < 0)
-                log_error("archive: cannot queue the push: %s", err);
-        }
+        if (kubo_push_in_order(t->data_dir, t->api, path, &res.root, PUSH_TIMEOUT_MS, &pushed, err, sizeof err) < 0)
+            log_error("archive: push of %s to %s failed: %s", root, t->api, err);
+        else if (pushed) log_info("archive: pushed %s to %s", root, t->api);
+        else log_warn("archive: push of %s to %s delayed (%s): queued for retry", root, t->api, err);
     }
     if (t->sk && publish_announcement(t, &res, &links, since, until, pushed) < 0)
         log_error("archive: cannot sign the NIP-94 announcement of %s", root);

@@ -121,12 +121,12 @@ int cmd_archive(int argc, char **argv) {
         const char *api = config_str(cfg, NULL, "ipfs_api", "");
         if (push && !*api) fprintf(stderr, "g1relay archive: --push: no ipfs_api configured\n");
         else if (push) {
-            if (kubo_push_car(api, out, &res.root, 30000, err, sizeof err) == 0) printf("pushed %s\n", api);
+            bool pushed;
+            if (kubo_push_in_order(data_dir, api, out, &res.root, 30000, &pushed, err, sizeof err) < 0)
+                rc = cli_fail("archive", "push to %s failed: %s", api, err);
+            else if (pushed) printf("pushed %s\n", api);
             else {
                 fprintf(stderr, "g1relay archive: push to %s failed: %s (queued for retry)\n", api, err);
-                char qerr[256];
-                if (kubo_pending_add(data_dir, out, &res.root, (int64_t)time(NULL) + kubo_backoff_seconds(1), qerr, sizeof qerr) < 0)
-                    fprintf(stderr, "g1relay archive: cannot queue the push: %s\n", qerr);
                 printf("push queued\n");
             }
         }

@@ -1,6 +1,7 @@
 /* Kubo RPC dag/import client and the pending-push list (see kubo_push.h). */
 #include "kubo_push.h"
 #include "archive_chain.h"
+#include "log.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -341,15 +342,18 @@ out:
 int kubo_pending_run(const char *data_dir, const char *api_url, int64_t now, int timeout_ms,
                      void (*on_pushed)(void *ctx, const char *car_path, const cid *root), void *ctx) {
     char err[512];
+    if (!api_url || !*api_url) return 0;
     int lock = archive_chain_lock(data_dir, err, sizeof err);
     if (lock < 0) return -1;
     pending_entry *v;
     long n = read_pending(data_dir, &v);
     if (n <= 0) { archive_chain_unlock(lock); return (int)n; }
+    /* In order: an archive's prev must be on the node before it is pinned (the
+     * recursive pin walks the chain), so a failure or a not-yet-due entry stops the round. */
     long keep = 0;
-    bool changed = false;
+    bool changed = false, blocked = false;
     for (long i = 0; i < n; i++) {
-        if (v[i].next_try <= now) {
+        if (!blocked && v[i].next_try <= now) {
             changed = true;
             if (kubo_push_car(api_url, v[i].path, &v[i].root, timeout_ms, err, sizeof err) == 0) {
                 if (on_pushed) on_pushed(ctx, v[i].path, &v[i].root);
@@ -358,7 +362,9 @@ int kubo_pending_run(const char *data_dir, const char *api_url, int64_t now, int
             if (access(v[i].path, R_OK) != 0) continue; /* the file is gone: nothing left to push */
             v[i].attempts++;
             v[i].next_try = now + kubo_backoff_seconds(v[i].attempts);
+            log_warn("archive: push of %s still failing (attempt %u): %s", v[i].path, v[i].attempts, err);
         }
+        blocked = true;
         v[keep++] = v[i];
     }
     int rc = (int)keep;
@@ -366,4 +372,28 @@ int kubo_pending_run(const char *data_dir, const char *api_url, int64_t now, int
     free(v);
     archive_chain_unlock(lock);
     return rc;
+}
+
+int kubo_push_in_order(const char *data_dir, const char *api_url, const char *car_path, const cid *root, int timeout_ms,
+                       bool *pushed, char *err, size_t errlen) {
+    *pushed = false;
+    int left = kubo_pending_run(data_dir, api_url, (int64_t)time(NULL), timeout_ms, NULL, NULL);
+    if (left == 0) {
+        if (kubo_push_car(api_url, car_path, root, timeout_ms, err, errlen) == 0) {
+            *pushed = true;
+            return 0;
+        }
+    } else if (left > 0) {
+        snprintf(err, errlen, "%d earlier archive%s still to push first", left, left == 1 ? "" : "s");
+    } else {
+        snprintf(err, errlen, "cannot read the pending-push list");
+    }
+    char qerr[256];
+    if (kubo_pending_add(data_dir, car_path, root, (int64_t)time(NULL) + (left == 0 ? kubo_backoff_seconds(1) : 0), qerr,
+                         sizeof qerr) < 0) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, "; cannot queue it: %s", qerr);
+        return -1;
+    }
+    return 0;
 }

@@ -7,7 +7,9 @@
  * A push that fails (node down, timeout, error answer) is kept in
  * DATA_DIR/ipfs-push.pending ("ROOT ATTEMPTS NEXT_TRY PATH" per line) and retried
  * later with exponential backoff (30 s doubling up to 1 h): a node that is down
- * only delays the push. */
+ * only delays the push. Pushes happen in chain order: pinning a root pins its
+ * prev recursively, so the node must already hold the previous archive (a node
+ * asked to pin a root whose prev it lacks tries to fetch it from the network). */
 #ifndef G1_IPFS_KUBO_PUSH_H
 #define G1_IPFS_KUBO_PUSH_H
 #include <stdbool.h>
@@ -29,6 +31,11 @@ int kubo_pending_add(const char *data_dir, const char *car_path, const cid *root
  * Returns the number still pending, or -1 on a file error. */
 int kubo_pending_run(const char *data_dir, const char *api_url, int64_t now, int timeout_ms,
                      void (*on_pushed)(void *ctx, const char *car_path, const cid *root), void *ctx);
+/* Pushes an archive after the pending ones (in order). If it cannot be pushed now
+ * (node down, or earlier archives still pending) it is queued. Returns 0 (pushed:
+ * *pushed true; queued: false, err says why), -1 if it could not even be queued. */
+int kubo_push_in_order(const char *data_dir, const char *api_url, const char *car_path, const cid *root, int timeout_ms,
+                       bool *pushed, char *err, size_t errlen);
 /* Backoff before attempt n+1 after n failures (seconds). */
 int64_t kubo_backoff_seconds(uint32_t attempts);
 #endif
