@@ -57,6 +57,7 @@ struct engine {
     uint8_t finalized_hash[32];
     uint64_t best;
     uint64_t scanned;        /* highest finalized block searched */
+    size_t heads_node;       /* node that gave the finalized head of this round */
     bool scanned_set;
     inflight *fl;
     size_t fl_count;
@@ -224,7 +225,8 @@ static bool chain_context(engine *e) {
     if (node_finalized_head(e->nc, fh, err, sizeof err) != NODE_OK) return false;
     if (node_header(e->nc, fh, &fnum, NULL, err, sizeof err) != NODE_OK) return false;
     if (node_header(e->nc, NULL, &bnum, NULL, err, sizeof err) != NODE_OK) return false;
-    if (fnum < e->finalized) return true; /* a lagging node after failover: keep what we know */
+    e->heads_node = node_client_current(e->nc);
+    if (fnum < e->finalized) return false; /* a lagging node after failover: wait until it catches up */
     e->finalized = fnum;
     memcpy(e->finalized_hash, fh, 32);
     e->best = bnum < fnum ? fnum : bnum;
@@ -340,6 +342,11 @@ static bool scan_finalized(engine *e) {
         uint8_t *hashes;
         size_t count;
         if (node_block_extrinsic_hashes(e->nc, bh, &hashes, &count, err, sizeof err) != NODE_OK) return false;
+        if (node_client_current(e->nc) != e->heads_node) {
+            /* failover mid-round: this node's block n may not be final; read again next round */
+            free(hashes);
+            return false;
+        }
         bool ok = true;
         for (size_t i = 0; i < e->fl_count && ok; i++) {
             inflight *f = &e->fl[i];

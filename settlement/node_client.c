@@ -58,6 +58,7 @@ void node_client_free(node_client *nc) {
 }
 
 const char *node_client_current_url(const node_client *nc) { return rpc_transport_url(nc->nodes[nc->current].t); }
+size_t node_client_current(const node_client *nc) { return nc->current; }
 
 static void copy_str(char *dst, size_t dstlen, const cJSON *j) {
     dst[0] = 0;

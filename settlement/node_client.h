@@ -42,6 +42,9 @@ node_status node_call(node_client *nc, const char *method, cJSON *params, cJSON 
 
 /* URL of the node that answered last (for logs). */
 const char *node_client_current_url(const node_client *nc);
+/* Index of the node that answered last: callers that must not mix two nodes'
+ * views (e.g. "finalized up to N" from one, blocks from another) compare it. */
+size_t node_client_current(const node_client *nc);
 
 node_status node_genesis_hash(node_client *nc, uint8_t hash[32], char *err, size_t errlen);
 node_status node_runtime_version(node_client *nc, uint32_t *spec_version, uint32_t *tx_version, char *err, size_t errlen);
