@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { NodeProcess, keyFromName, address, sleep } from '../g1node/client.mjs';
+import { NodeProcess, ExtrinsicBuilder, extrinsicHash, keyFromName, address, sleep } from '../g1node/client.mjs';
+import { hexToU8a, u8aToString } from '@polkadot/util';
 
 const BIN = process.env.G1RELAY_BIN;
 const PASS = 'outbox test passphrase';
@@ -159,6 +160,27 @@ test('batched payments: one wallet, many intents, few extrinsics, sums per payee
     const tos = ledger.filter((l) => l.extrinsicHash === tx).map((l) => l.to);
     assert.equal(new Set(tos).size, tos.length);
   }
+  // PROTOCOL §D: Utility.batch_all of transfer_keep_alive calls and one System.remark_with_event
+  // naming the settled keys, decoded independently with @polkadot/types
+  const B = await ExtrinsicBuilder.create('g1');
+  const named = new Set();
+  for (const tx of txs) {
+    const entry = ledger.find((l) => l.extrinsicHash === tx);
+    const { block } = await node.rpc('chain_getBlock', [entry.blockHash]);
+    const hex = block.extrinsics.find((x) => extrinsicHash(x) === tx);
+    const ex = B.reg.createType('Extrinsic', hexToU8a(hex));
+    assert.equal(`${ex.method.section}.${ex.method.method}`, 'utility.batchAll');
+    const calls = ex.method.args[0];
+    const last = calls[calls.length - 1];
+    assert.equal(`${last.section}.${last.method}`, 'system.remarkWithEvent');
+    for (const c of calls.slice(0, -1)) assert.equal(`${c.section}.${c.method}`, 'balances.transferKeepAlive');
+    assert.equal(calls.length - 1, ledger.filter((l) => l.extrinsicHash === tx).length);
+    const remark = u8aToString(last.args[0].toU8a(true));
+    assert.match(remark, /^nostr:b-\d+(,b-\d+)*$/);
+    for (const k of remark.slice(6).split(',')) named.add(k);
+    assert.ok(ex.era.isMortalEra, 'mortal era');
+  }
+  assert.deepEqual(named, new Set([...got.keys()]));
 });
 
 test('failures end with the chain reason; a failed batch is retried one transfer at a time', async () => {
