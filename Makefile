@@ -98,7 +98,7 @@ fuzz:
 
 bench: bootstrap
 	@$(MAKE) --no-print-directory all
-	@scripts/bench.sh
+	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD) g1relay g1relay-san
