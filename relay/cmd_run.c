@@ -4,11 +4,13 @@
 #include "archive_thread.h"
 #include "cli.h"
 #include "conn.h"
+#include "ingest.h"
 #include "log.h"
 #include "nip11.h"
 #include "relay_ctx.h"
 #include "server.h"
 #include "settle.h"
+#include "upstream.h"
 #include "subscriptions.h"
 #include "workers.h"
 #include "writer.h"
@@ -134,6 +136,7 @@ int cmd_run(int argc, char **argv) {
     ctx.cfg = cfg;
     char err[512] = "";
     char *nip11 = NULL;
+    upstream_set *upstreams = NULL;
     if (relay_limits_from_config(&ctx.lim, cfg, err, sizeof err) < 0) {
         rc = cli_fail("run", "config: %s", err);
         goto out;
@@ -153,10 +156,6 @@ int cmd_run(int argc, char **argv) {
         rc = cli_fail("run", "config: map_size_mb, max_connections or worker_threads out of range");
         goto out;
     }
-    size_t nup;
-    const char *const *ups;
-    nup = config_list(cfg, NULL, "upstreams", &ups);
-    if (nup) log_warn("upstreams are accepted but not followed yet (%zu configured)", nup);
 
     if (store_open(&ctx.st, data_dir, (uint64_t)map_mb << 20, false, err, sizeof err) < 0) {
         rc = cli_fail("run", "store: %s", err);
@@ -171,6 +170,11 @@ int cmd_run(int argc, char **argv) {
     ctx.policy = policy_runner_new(cfg, err, sizeof err);
     if (!ctx.policy && err[0]) {
         rc = cli_fail("run", "write policy: %s", err);
+        goto out;
+    }
+    upstreams = upstream_new(&ctx, err, sizeof err); /* opens its cursor database: before other threads */
+    if (!upstreams && err[0]) {
+        rc = cli_fail("run", "upstreams: %s", err);
         goto out;
     }
     ctx.subs = sub_index_new();
@@ -197,6 +201,11 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
 
+    if (upstream_start(upstreams, err, sizeof err) < 0) {
+        rc = cli_fail("run", "upstreams: %s", err);
+        goto out;
+    }
+
     g_run_ctx = &ctx;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -215,6 +224,7 @@ out:
     atomic_store(&ctx.stopping, true);
     /* Order: stop producing work, let the writer commit what it has, then close
      * the sockets and the store. */
+    upstream_free(upstreams);
     if (ctx.workers) worker_pool_stop(ctx.workers);
     if (ctx.policy) policy_runner_free(ctx.policy);
     archive_thread_stop(archiver);
@@ -222,6 +232,7 @@ out:
     if (ctx.writer) writer_stop(ctx.writer);
     g_run_ctx = NULL;
     server_stop(&ctx);
+    if (ctx.conns && ctx.subs) ingest_release_all(&ctx);
     if (ctx.plugins) plugin_chain_free(ctx.plugins);
     if (ctx.st) store_close(ctx.st);
     conn_table_free(ctx.conns);

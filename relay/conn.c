@@ -69,6 +69,8 @@ void conn_table_free(conn_table *t) {
     free(t);
 }
 
+uint32_t conn_table_size(const conn_table *t) { return t->count; }
+
 conn *conn_at(conn_table *t, uint32_t index) { return index < t->count ? &t->slots[index] : NULL; }
 
 conn *conn_open(conn_table *t) {

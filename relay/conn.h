@@ -88,6 +88,7 @@ void conn_mark_closed(conn_table *t, conn *c);
 void conn_release(conn_table *t, conn *c);
 
 conn *conn_at(conn_table *t, uint32_t index);
+uint32_t conn_table_size(const conn_table *t);
 static inline conn_id conn_get_id(const conn *c) { return ((uint64_t)c->gen << 32) | c->index; }
 /* Locks and returns the connection if id still names an open connection. */
 conn *conn_lock_id(conn_table *t, conn_id id);

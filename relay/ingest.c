@@ -372,6 +372,16 @@ static void handle_close_conn(relay_ctx *ctx, conn *c) {
     conn_release(ctx->conns, c);
 }
 
+void ingest_release_all(relay_ctx *ctx) {
+    for (uint32_t i = 0; i < conn_table_size(ctx->conns); i++) {
+        conn *c = conn_at(ctx->conns, i);
+        pthread_mutex_lock(&c->lock);
+        bool used = c->state != CONN_FREE;
+        pthread_mutex_unlock(&c->lock);
+        if (used) handle_close_conn(ctx, c);
+    }
+}
+
 void ingest_run_job(relay_ctx *ctx, conn *c, job *j) {
     if (j->kind == JOB_CLOSE) {
         free(j);

@@ -12,4 +12,8 @@
 
 /* Runs j for connection c and frees it (or requeues it). */
 void ingest_run_job(relay_ctx *ctx, conn *c, job *j);
+
+/* At shut-down, after the workers stopped and the network closed: drops every
+ * connection's pending jobs and subscriptions. */
+void ingest_release_all(relay_ctx *ctx);
 #endif

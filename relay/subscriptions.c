@@ -283,34 +283,43 @@ size_t sub_index_count(sub_index *idx) {
     return n;
 }
 
-/* Candidate matches of one event, per thread (reused between calls). */
-static _Thread_local sub **tl_matched;
-static _Thread_local size_t tl_matched_cap;
+/* Matched subscriptions of one event: a small inline array, on the heap when
+ * an event matches many. */
+typedef struct {
+    sub **items;
+    size_t count, cap;
+    sub *inline_items[64];
+} match_set;
 
-static size_t check_refs(const ref_vec *v, const event *ev, size_t n) {
+static bool set_push(match_set *m, sub *s) {
+    if (m->count == m->cap) {
+        size_t cap = m->cap * 2;
+        sub **n = m->items == m->inline_items ? malloc(cap * sizeof *n) : realloc(m->items, cap * sizeof *n);
+        if (!n) return false;
+        if (m->items == m->inline_items) memcpy(n, m->inline_items, m->count * sizeof *n);
+        m->items = n;
+        m->cap = cap;
+    }
+    m->items[m->count++] = s;
+    return true;
+}
+
+static void check_refs(const ref_vec *v, const event *ev, match_set *m) {
     for (size_t i = 0; i < v->count; i++) {
         sub *s = v->items[i].s;
         /* skip subs already matched through another key (cheap check of the last few) */
         bool seen = false;
-        for (size_t j = n; j > 0 && j + 8 > n; j--)
-            if (tl_matched[j - 1] == s) { seen = true; break; }
+        for (size_t j = m->count; j > 0 && j + 8 > m->count; j--)
+            if (m->items[j - 1] == s) { seen = true; break; }
         if (seen) continue;
         if (!filter_match(&s->msg->filters[v->items[i].filter_index], ev)) continue;
-        if (n == tl_matched_cap) {
-            size_t cap = tl_matched_cap ? tl_matched_cap * 2 : 64;
-            sub **m = realloc(tl_matched, cap * sizeof *m);
-            if (!m) return n;
-            tl_matched = m;
-            tl_matched_cap = cap;
-        }
-        tl_matched[n++] = s;
+        if (!set_push(m, s)) return;
     }
-    return n;
 }
 
-static size_t lookup(sub_index *idx, char type, char name, const void *key, size_t len, const event *ev, size_t n) {
+static void lookup(sub_index *idx, char type, char name, const void *key, size_t len, const event *ev, match_set *m) {
     entry *e = find_entry(idx, key_hash(type, name, key, len), type, name, key, len);
-    return e ? check_refs(&e->refs, ev, n) : n;
+    if (e) check_refs(&e->refs, ev, m);
 }
 
 static int ptr_cmp(const void *a, const void *b) {
@@ -324,27 +333,31 @@ size_t sub_index_match(sub_index *idx, const event *ev, sub_deliver_fn deliver, 
         pthread_rwlock_unlock(&idx->lock);
         return 0;
     }
-    size_t n = 0;
-    n = lookup(idx, 'i', 0, ev->id, 32, ev, n);
-    n = lookup(idx, 'a', 0, ev->pubkey, 32, ev, n);
+    match_set m;
+    m.items = m.inline_items;
+    m.count = 0;
+    m.cap = sizeof m.inline_items / sizeof m.inline_items[0];
+    lookup(idx, 'i', 0, ev->id, 32, ev, &m);
+    lookup(idx, 'a', 0, ev->pubkey, 32, ev, &m);
     uint32_t k = ev->kind;
-    n = lookup(idx, 'k', 0, &k, sizeof k, ev, n);
+    lookup(idx, 'k', 0, &k, sizeof k, ev, &m);
     for (uint32_t t = 0; t < ev->tag_count; t++) {
         if (ev->tags[t].count < 2) continue;
         const event_str *name = &ev->tag_strs[ev->tags[t].first];
         if (name->len != 1) continue;
         const event_str *val = &ev->tag_strs[ev->tags[t].first + 1];
-        n = lookup(idx, 't', name->ptr[0], val->ptr, val->len, ev, n);
+        lookup(idx, 't', name->ptr[0], val->ptr, val->len, ev, &m);
     }
-    n = check_refs(&idx->match_all, ev, n);
-    if (n > 1) qsort(tl_matched, n, sizeof *tl_matched, ptr_cmp);
+    check_refs(&idx->match_all, ev, &m);
+    if (m.count > 1) qsort(m.items, m.count, sizeof *m.items, ptr_cmp);
     size_t delivered = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && tl_matched[i] == tl_matched[i - 1]) continue;
-        deliver(ctx, tl_matched[i]);
+    for (size_t i = 0; i < m.count; i++) {
+        if (i > 0 && m.items[i] == m.items[i - 1]) continue;
+        deliver(ctx, m.items[i]);
         delivered++;
     }
     pthread_rwlock_unlock(&idx->lock);
+    if (m.items != m.inline_items) free(m.items);
     return delivered;
 }
 
