@@ -88,8 +88,11 @@ static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int dep
         uint8_t idx;
         metadata_variant var;
         if (!scale_read_u8(r, &idx) || metadata_variant_by_index(md, ty, idx, NULL, 0, &var) < 0) { r->failed = true; return false; }
-        for (size_t i = 0; i < var.field_count; i++)
-            if (!skip_depth(md, var.field_types[i], r, depth + 1)) return false;
+        for (size_t i = 0; i < var.field_count; i++) {
+            uint32_t ft = var.field_types[i < 16 ? i : 0];
+            if (i >= 16 && metadata_variant_field_type(md, ty, idx, i, &ft) < 0) { r->failed = true; return false; }
+            if (!skip_depth(md, ft, r, depth + 1)) return false;
+        }
         return true;
     }
     case MD_SEQUENCE:
@@ -290,8 +293,11 @@ static void inspect_record(const metadata *md, uint32_t rec_type, scale_reader r
                 if (!scale_read_u32(&r, &n)) return;
                 phase_matches = n == ext_index;
             } else {
-                for (size_t k = 0; k < var.field_count; k++)
-                    if (!chain_skip_value(md, var.field_types[k], &r)) return;
+                for (size_t k = 0; k < var.field_count; k++) {
+                    uint32_t ft = var.field_types[k < 16 ? k : 0];
+                    if (k >= 16 && metadata_variant_field_type(md, f, idx, k, &ft) < 0) return;
+                    if (!chain_skip_value(md, ft, &r)) return;
+                }
             }
         } else if (strcmp(name, "event") == 0) {
             if (!phase_matches) return;

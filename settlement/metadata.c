@@ -868,12 +868,39 @@ int metadata_variant_by_index(const metadata *md, uint32_t type_id, uint8_t inde
         uint8_t vi;
         if (!scale_read_u8(&r, &vi) || !md_skip_strings(&r)) return -1;
         if (vi == index) {
-            if (nf > 16) return -1; /* callers need every field type */
             v.index = vi;
             v.field_count = nf;
             md_copy_name(vname, vlen, name, namelen);
             if (out) *out = v;
             return 0;
+        }
+    }
+    return -1;
+}
+
+int metadata_variant_field_type(const metadata *md, uint32_t type_id, uint8_t index, size_t i, uint32_t *out) {
+    if (type_id >= md->type_count || md->types[type_id].kind != MD_VARIANT) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, md->types[type_id].def_offset);
+    size_t n;
+    if (!scale_read_length(&r, 1, 256, &n)) return -1;
+    for (size_t v = 0; v < n; v++) {
+        const uint8_t *vname;
+        size_t vlen, nf;
+        if (!md_string(&r, &vname, &vlen) || !scale_read_length(&r, 1, MD_MAX_ITEMS, &nf)) return -1;
+        size_t fields_at = r.pos;
+        for (size_t j = 0; j < nf; j++)
+            if (!md_skip_field(&r, NULL)) return -1;
+        uint8_t vi;
+        if (!scale_read_u8(&r, &vi) || !md_skip_strings(&r)) return -1;
+        if (vi != index) continue;
+        if (i >= nf) return -1;
+        scale_reader f;
+        md_reader_at(md, &f, fields_at);
+        for (size_t j = 0; j <= i; j++) {
+            uint32_t ty;
+            if (!md_skip_field(&f, &ty)) return -1;
+            if (j == i) { *out = ty; return 0; }
         }
     }
     return -1;

@@ -107,10 +107,13 @@ int metadata_storage_entry(const metadata *md, const char *pallet, const char *i
  * event and error types (UINT32_MAX if none). Returns 0, or -1 if absent. */
 int metadata_pallet_by_index(const metadata *md, uint8_t index, char *name, size_t namelen,
                              uint32_t *event_type, uint32_t *error_type);
-/* The variant of a VARIANT type with this index: its name (copied) and fields.
- * Returns 0, or -1 if absent, not a variant, or with more than 16 fields. */
+/* The variant of a VARIANT type with this index: its name (copied) and fields
+ * (field_count may exceed 16: read the others with metadata_variant_field_type).
+ * Returns 0, or -1 if absent or not a variant. */
 int metadata_variant_by_index(const metadata *md, uint32_t type_id, uint8_t index, char *name, size_t namelen,
                               metadata_variant *out);
+/* Type of field i of the variant with this index. 0 or -1. */
+int metadata_variant_field_type(const metadata *md, uint32_t type_id, uint8_t index, size_t i, uint32_t *out);
 /* Name of field i of a COMPOSITE type ("" for an unnamed field). 0 or -1. */
 int metadata_type_field_name(const metadata *md, uint32_t type_id, size_t i, char *name, size_t namelen);
 

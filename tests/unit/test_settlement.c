@@ -168,6 +168,28 @@ static void test_keys_and_state(void) {
     CHECK(oc.found && !oc.success);
     CHECK_EQ_STR(oc.reason, "insufficient-funds");
     CHECK_EQ_STR(oc.detail, "Token(FundsUnavailable)");
+    /* variant field accessors agree (Balances.Transfer {from, to, amount} via RuntimeEvent) */
+    uint32_t bal_event = UINT32_MAX;
+    char pname[32];
+    CHECK_EQ_INT(metadata_pallet_by_index(md, 6, pname, sizeof pname, &bal_event, NULL), 0);
+    CHECK_EQ_STR(pname, "Balances");
+    metadata_variant tv, tv2;
+    CHECK_EQ_INT(metadata_find_variant(md, bal_event, "Transfer", &tv), 0);
+    char vname[32];
+    CHECK_EQ_INT(metadata_variant_by_index(md, bal_event, tv.index, vname, sizeof vname, &tv2), 0);
+    CHECK_EQ_STR(vname, "Transfer");
+    CHECK_EQ_INT(tv2.field_count, 3);
+    for (size_t i = 0; i < tv.field_count; i++) {
+        uint32_t ft;
+        CHECK_EQ_INT(metadata_variant_field_type(md, bal_event, tv.index, i, &ft), 0);
+        CHECK_EQ_INT(ft, tv.field_types[i]);
+    }
+    uint32_t ft;
+    CHECK_EQ_INT(metadata_variant_field_type(md, bal_event, tv.index, 3, &ft), -1);
+    metadata_storage se;
+    CHECK_EQ_INT(metadata_storage_entry(md, "System", "Account", &se), 0);
+    CHECK(se.is_map && se.hasher_count == 1 && se.hashers[0] == 2);
+    CHECK_EQ_INT(metadata_storage_entry(md, "System", "Nope", &se), -1);
     metadata_free(md);
 
     CHECK_EQ_STR(chain_dispatch_reason("Token", NULL, "NotExpendable"), "keep-alive");
