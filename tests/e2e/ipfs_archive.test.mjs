@@ -360,3 +360,78 @@ test('push to a node that is down is queued, then delivered by the running relay
   assert.equal(fs.readFileSync(pending, 'utf8').trim(), '', 'the pending list is empty after the push');
   await relay.stop();
 });
+
+// ---- a real IPFS node: js-ipfs 0.66.1 (npm `ipfs`), offline, same RPC as Kubo ----
+// Kubo's npm package fetches a Go binary at install time (impossible offline); the
+// js-ipfs daemon runs from npm alone once Node 20 gets a Promise.withResolvers polyfill.
+test('push to a real IPFS node (js-ipfs daemon, offline): chain pushed in order, roots pinned, blocks served', async () => {
+  const jsipfs = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../node_modules/ipfs/src/cli.js');
+  assert.ok(fs.existsSync(jsipfs), 'npm package ipfs (tests/package.json) is installed');
+  const repo = path.join(work, 'ipfs-repo');
+  const poly = path.join(work, 'poly.cjs');
+  fs.writeFileSync(poly, 'if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject; ' +
+    'const promise = new Promise((a, b) => { resolve = a; reject = b; }); return { promise, resolve, reject }; };\n');
+  const ipfsEnv = { ...process.env, IPFS_PATH: repo, NODE_OPTIONS: `--require ${poly}` };
+  const init = spawnSync(process.execPath, [jsipfs, 'init', '--empty-repo', '--profile', 'test'], { env: ipfsEnv, encoding: 'utf8', timeout: 120000 });
+  assert.equal(init.status, 0, init.stderr);
+  const apiPort = await freePort();
+  const gwPort = await freePort();
+  const cfg = JSON.parse(fs.readFileSync(path.join(repo, 'config'), 'utf8'));
+  cfg.Addresses.API = `/ip4/127.0.0.1/tcp/${apiPort}`;
+  cfg.Addresses.Gateway = `/ip4/127.0.0.1/tcp/${gwPort}`;
+  cfg.Addresses.Swarm = [];
+  delete cfg.Addresses.RPC;
+  cfg.Bootstrap = [];
+  cfg.Discovery = { MDNS: { Enabled: false }, webRTCStar: { Enabled: false } };
+  fs.writeFileSync(path.join(repo, 'config'), JSON.stringify(cfg, null, 2));
+  const { spawn } = await import('node:child_process');
+  const daemon = spawn(process.execPath, [jsipfs, 'daemon', '--offline'], { env: ipfsEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  daemon.stdout.on('data', (c) => { log += c; });
+  daemon.stderr.on('data', (c) => { log += c; });
+  after(() => { try { daemon.kill('SIGKILL'); } catch { /* gone */ } });
+  for (let i = 0; i < 240 && !log.includes('Daemon is ready'); i++) {
+    assert.equal(daemon.exitCode, null, `js-ipfs daemon exited: ${log}`);
+    await sleep(250);
+  }
+  assert.ok(log.includes('Daemon is ready'), log);
+  const api = `http://127.0.0.1:${apiPort}`;
+  const rpc = async (pathq) => {
+    const r = await fetch(`${api}/api/v0/${pathq}`, { method: 'POST', signal: AbortSignal.timeout(30000) });
+    return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+  };
+  // a fresh station: two archives pushed in chain order
+  const dir = path.join(work, 'real-node');
+  const lines = [];
+  for (let i = 0; i < 40; i++) lines.push(JSON.stringify(makeEvent(bob, { created_at: base + i, content: `to ipfs ${i}` })));
+  fs.writeFileSync(path.join(work, 'real.jsonl'), lines.join('\n') + '\n');
+  assert.equal(run(['import', '--data', dir, path.join(work, 'real.jsonl')]).status, 0);
+  const pushed = [];
+  for (const [since, until] of [[0, base + 19], [base + 20, base + 100]]) {
+    const out = path.join(work, `real-${since}.car`);
+    const r = run(['archive', '--data', dir, '--since', String(since), '--until', String(until), '--out', out, '--push', '--set', `ipfs_api=${api}`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^pushed /m, `${r.stdout}${r.stderr}`);
+    pushed.push({ root: field(r.stdout, 'root'), file: out });
+  }
+  // both roots pinned recursively (the second one's pin walked its prev: the first archive)
+  const pins = await rpc('pin/ls?type=recursive');
+  assert.equal(pins.status, 200);
+  const pinned = Object.keys(JSON.parse(pins.body.toString()).Keys).map((k) => CID.parse(k).toV1().toString());
+  for (const p of pushed) assert.ok(pinned.includes(p.root), `${p.root} pinned: ${pinned}`);
+  // the node serves the blocks byte for byte: the roots and every event
+  for (const p of pushed) {
+    const car = await readCar(p.file);
+    const w = walk(car);
+    const root = await rpc(`block/get?arg=${p.root}`);
+    assert.equal(root.status, 200);
+    assert.deepEqual(root.body, Buffer.from(car.blocks.get(p.root)));
+    for (const [k, b] of car.blocks) {
+      if (CID.parse(k).code !== RAW) continue;
+      const got = await rpc(`block/get?arg=${k}`);
+      assert.deepEqual(got.body, Buffer.from(b), `event block ${k}`);
+    }
+    assert.equal(w.events.length, 20);
+  }
+  daemon.kill('SIGTERM');
+});
