@@ -329,6 +329,27 @@ test('live: refused, duplicate and older-replaceable events are not broadcast', 
   } finally { await sub.end(); }
 });
 
+test('an event acknowledged just before a REQ is delivered once: stored or live, not both', async () => {
+  const pub = await connect(relay.url);
+  const sub = await connect(relay.url);
+  const twice = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      const k = newKey();
+      const ev = makeEvent(k, { content: `race ${i}` });
+      await publishOk(pub, ev);
+      const sid = 'r' + i;
+      const { events, end, endIndex } = await sub.reqEnd(sid, { authors: [k.pk] });
+      assert.equal(end[0], 'EOSE');
+      await new Promise((r) => setTimeout(r, 20));
+      const live = sub.liveEvents(sid, endIndex + 1);
+      if (events.length + live.length !== 1) twice.push(`#${i}: ${events.length} stored + ${live.length} live`);
+      sub.close(sid);
+    }
+  } finally { await pub.end(); await sub.end(); }
+  assert.deepEqual(twice, [], `events delivered twice on one subscription (stored, then again live after EOSE): ${twice.length}/50`);
+});
+
 test('CLOSE of an unknown subscription is harmless', async () => {
   c.close('never-opened');
   c.send(['CLOSE', 'x'.repeat(200)]);
