@@ -56,6 +56,7 @@ uint32_t worker_pool_push(worker_pool *p, conn *c, job *j) {
 
 static void *worker_main(void *arg) {
     worker_pool *p = arg;
+    pthread_setname_np(pthread_self(), "g1-worker");
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stop && !p->ready_head) pthread_cond_wait(&p->cond, &p->lock);

@@ -205,6 +205,7 @@ static void expire_old(writer *w) {
 static void *writer_main(void *arg) {
     writer *w = arg;
     relay_ctx *ctx = w->ctx;
+    pthread_setname_np(pthread_self(), "g1-writer");
     uint32_t max = ctx->lim.write_batch_max ? ctx->lim.write_batch_max : 4096;
     w->last_expire = time(NULL) - EXPIRE_INTERVAL_SECONDS + 5;
     /* Group commit gathering: when commits are slow (a disk flush), the clients
