@@ -22,10 +22,15 @@ typedef struct {
     uint32_t node;        /* nodes: index into nodes[] */
 } block_info;
 
+/* Index nodes are kept as bytes (about 41 bytes per event link) and decoded
+ * again one at a time while walking the DAG, so memory stays near the size of
+ * the index, not of a decoded tree. */
 typedef struct {
-    uint8_t *bytes;       /* owned copy of the block's data (the document points into it) */
-    dc_doc doc;
+    uint8_t *bytes;       /* owned copy of the block's data */
+    size_t len;
 } node_info;
+
+#define CAR_IMPORT_MAX_NODE_BYTES (1ull << 30)
 
 typedef struct {
     block_info *blocks;
@@ -33,11 +38,11 @@ typedef struct {
     uint64_t *sorted;     /* indexes of blocks sorted by CID */
     node_info *nodes;
     uint32_t nnodes, capnodes;
+    uint64_t node_bytes;
 } verify_state;
 
 static void state_free(verify_state *v) {
     for (uint32_t i = 0; i < v->nnodes; i++) {
-        dagcbor_free(&v->nodes[i].doc);
         free(v->nodes[i].bytes);
     }
     free(v->nodes);
@@ -114,15 +119,21 @@ static int add_block(verify_state *v, const cid *c, const uint8_t *data, size_t 
             v->capnodes = nc;
         }
         node_info *ni = &v->nodes[v->nnodes];
-        ni->bytes = malloc(len ? len : 1);
-        if (!ni->bytes) { snprintf(err, errlen, "out of memory"); return -1; }
-        memcpy(ni->bytes, data, len);
         char derr[160], what[200];
-        if (dagcbor_decode(&ni->doc, ni->bytes, len, derr, sizeof derr) < 0) {
-            free(ni->bytes);
+        dc_doc doc;
+        if (dagcbor_decode(&doc, data, len, derr, sizeof derr) < 0) {
             snprintf(what, sizeof what, "invalid DAG-CBOR (%s)", derr);
             return bad_block(err, errlen, c, what);
         }
+        dagcbor_free(&doc);
+        if ((v->node_bytes += len) > CAR_IMPORT_MAX_NODE_BYTES) {
+            snprintf(err, errlen, "index nodes larger than %llu bytes in all", (unsigned long long)CAR_IMPORT_MAX_NODE_BYTES);
+            return -1;
+        }
+        ni->bytes = malloc(len ? len : 1);
+        if (!ni->bytes) { snprintf(err, errlen, "out of memory"); return -1; }
+        memcpy(ni->bytes, data, len);
+        ni->len = len;
         bi->kind = BLOCK_NODE;
         bi->node = v->nnodes++;
     } else {
@@ -136,66 +147,99 @@ static int add_block(verify_state *v, const cid *c, const uint8_t *data, size_t 
 
 static bool is_int(const dc_node *n) { return n && n->type == DC_INT; }
 
+/* Decodes a node kept by the first pass (it was already decoded strictly there). */
+static int decode_node(verify_state *v, const block_info *bi, dc_doc *doc, char *err, size_t errlen) {
+    char derr[160];
+    if (dagcbor_decode(doc, v->nodes[bi->node].bytes, v->nodes[bi->node].len, derr, sizeof derr) < 0)
+        return bad_block(err, errlen, &bi->c, "invalid DAG-CBOR on the second decoding");
+    return 0;
+}
+
+/* Checks one index page and the events it links. */
+static int check_page(verify_state *v, const cid *link, int64_t since, int64_t until, uint64_t *events, char *err,
+                      size_t errlen) {
+    block_info *pb = find_block(v, link);
+    if (!pb) return bad_block(err, errlen, link, "index page linked from the root is missing");
+    if (pb->kind != BLOCK_NODE) return bad_block(err, errlen, link, "index page is not a DAG-CBOR node");
+    if (pb->linked) return bad_block(err, errlen, link, "index page linked twice");
+    pb->linked = 1;
+    dc_doc doc;
+    if (decode_node(v, pb, &doc, err, errlen) < 0) return -1;
+    int rc = -1;
+    const dc_node *pg = &doc.root;
+    const dc_node *pt = dc_map_get(pg, "type"), *first = dc_map_get(pg, "first"), *last = dc_map_get(pg, "last"),
+                  *evs = dc_map_get(pg, "events");
+    if (pg->type != DC_MAP || pg->count != 4 || !dc_text_is(pt, ARCHIVE_PAGE_TYPE) || !is_int(first) || !is_int(last) ||
+        first->i > last->i || !evs || evs->type != DC_ARRAY || evs->count == 0) {
+        bad_block(err, errlen, link, "not a g1relay archive index page");
+        goto out;
+    }
+    if (first->i < since || last->i > until) {
+        bad_block(err, errlen, link, "index page range outside the archive's since..until");
+        goto out;
+    }
+    for (uint32_t i = 0; i < evs->count; i++) {
+        const dc_node *el = &evs->items[i];
+        if (el->type != DC_LINK || el->link.codec != CID_CODEC_RAW) { bad_block(err, errlen, link, "an event entry is not a raw link"); goto out; }
+        block_info *eb = find_block(v, &el->link);
+        if (!eb) { bad_block(err, errlen, &el->link, "event block linked from an index page is missing"); goto out; }
+        if (eb->linked) { bad_block(err, errlen, &el->link, "event linked twice"); goto out; }
+        eb->linked = 1;
+        if (eb->created_at < first->i || eb->created_at > last->i) {
+            bad_block(err, errlen, &el->link, "event created_at outside its index page's first..last");
+            goto out;
+        }
+        (*events)++;
+    }
+    rc = 0;
+out:
+    dagcbor_free(&doc);
+    return rc;
+}
+
 /* Checks the DAG from the root. */
 static int check_dag(verify_state *v, const cid *root, car_import_report *rep, char *err, size_t errlen) {
     block_info *rb = find_block(v, root);
     if (!rb) return bad_block(err, errlen, root, "the root block is missing");
     if (rb->kind != BLOCK_NODE) return bad_block(err, errlen, root, "the root is not a DAG-CBOR node");
     rb->linked = 1;
-    const dc_node *r = &v->nodes[rb->node].doc.root;
+    dc_doc doc;
+    if (decode_node(v, rb, &doc, err, errlen) < 0) return -1;
+    int rc = -1;
+    const dc_node *r = &doc.root;
     const dc_node *type = dc_map_get(r, "type"), *ver = dc_map_get(r, "version"), *since = dc_map_get(r, "since"),
                   *until = dc_map_get(r, "until"), *count = dc_map_get(r, "count"), *pages = dc_map_get(r, "events"),
                   *prev = dc_map_get(r, "prev"), *station = dc_map_get(r, "station");
-    if (r->type != DC_MAP || r->count != 8 || !dc_text_is(type, ARCHIVE_ROOT_TYPE))
-        return bad_block(err, errlen, root, "the root is not a g1relay archive root");
-    if (!is_int(ver) || ver->i != ARCHIVE_VERSION) return bad_block(err, errlen, root, "unsupported archive version");
-    if (!is_int(since) || !is_int(until) || since->i > until->i || !is_int(count) || count->i < 0)
-        return bad_block(err, errlen, root, "since, until or count missing or invalid");
-    if (!pages || pages->type != DC_ARRAY) return bad_block(err, errlen, root, "events is not an array of links");
-    if (!prev || (prev->type != DC_NULL && (prev->type != DC_LINK || prev->link.codec != CID_CODEC_DAG_CBOR)))
-        return bad_block(err, errlen, root, "prev is neither null nor a dag-cbor link");
-    if (!station || (station->type != DC_NULL &&
-                     (station->type != DC_TEXT || station->len != 64 || !hex_is_lower((const char *)station->ptr, 64))))
-        return bad_block(err, errlen, root, "station is neither null nor a hex public key");
+    const char *bad = NULL;
+    if (r->type != DC_MAP || r->count != 8 || !dc_text_is(type, ARCHIVE_ROOT_TYPE)) bad = "the root is not a g1relay archive root";
+    else if (!is_int(ver) || ver->i != ARCHIVE_VERSION) bad = "unsupported archive version";
+    else if (!is_int(since) || !is_int(until) || since->i > until->i || !is_int(count) || count->i < 0)
+        bad = "since, until or count missing or invalid";
+    else if (!pages || pages->type != DC_ARRAY) bad = "events is not an array of links";
+    else if (!prev || (prev->type != DC_NULL && (prev->type != DC_LINK || prev->link.codec != CID_CODEC_DAG_CBOR)))
+        bad = "prev is neither null nor a dag-cbor link";
+    else if (!station || (station->type != DC_NULL && (station->type != DC_TEXT || station->len != 64 ||
+                                                        !hex_is_lower((const char *)station->ptr, 64))))
+        bad = "station is neither null nor a hex public key";
+    if (bad) { bad_block(err, errlen, root, bad); goto out; }
     rep->since = since->i;
     rep->until = until->i;
     if ((rep->has_prev = prev->type == DC_LINK)) rep->prev = prev->link;
     if ((rep->has_station = station->type == DC_TEXT)) hex_decode((const char *)station->ptr, 64, rep->station, 32);
     uint64_t events = 0;
     for (uint32_t p = 0; p < pages->count; p++) {
-        const dc_node *pl = &pages->items[p];
-        if (pl->type != DC_LINK) return bad_block(err, errlen, root, "an entry of events is not a link");
-        block_info *pb = find_block(v, &pl->link);
-        if (!pb) return bad_block(err, errlen, &pl->link, "index page linked from the root is missing");
-        if (pb->kind != BLOCK_NODE) return bad_block(err, errlen, &pl->link, "index page is not a DAG-CBOR node");
-        if (pb->linked) return bad_block(err, errlen, &pl->link, "index page linked twice");
-        pb->linked = 1;
-        const dc_node *pg = &v->nodes[pb->node].doc.root;
-        const dc_node *pt = dc_map_get(pg, "type"), *first = dc_map_get(pg, "first"), *last = dc_map_get(pg, "last"),
-                      *evs = dc_map_get(pg, "events");
-        if (pg->type != DC_MAP || pg->count != 4 || !dc_text_is(pt, ARCHIVE_PAGE_TYPE) || !is_int(first) || !is_int(last) ||
-            first->i > last->i || !evs || evs->type != DC_ARRAY || evs->count == 0)
-            return bad_block(err, errlen, &pl->link, "not a g1relay archive index page");
-        if (first->i < since->i || last->i > until->i)
-            return bad_block(err, errlen, &pl->link, "index page range outside the archive's since..until");
-        for (uint32_t i = 0; i < evs->count; i++) {
-            const dc_node *el = &evs->items[i];
-            if (el->type != DC_LINK || el->link.codec != CID_CODEC_RAW) return bad_block(err, errlen, &pl->link, "an event entry is not a raw link");
-            block_info *eb = find_block(v, &el->link);
-            if (!eb) return bad_block(err, errlen, &el->link, "event block linked from an index page is missing");
-            if (eb->linked) return bad_block(err, errlen, &el->link, "event linked twice");
-            eb->linked = 1;
-            if (eb->created_at < first->i || eb->created_at > last->i)
-                return bad_block(err, errlen, &el->link, "event created_at outside its index page's first..last");
-            events++;
-        }
+        if (pages->items[p].type != DC_LINK) { bad_block(err, errlen, root, "an entry of events is not a link"); goto out; }
+        if (check_page(v, &pages->items[p].link, since->i, until->i, &events, err, errlen) < 0) goto out;
     }
-    if ((uint64_t)count->i != events) return bad_block(err, errlen, root, "count does not match the events linked");
+    if ((uint64_t)count->i != events) { bad_block(err, errlen, root, "count does not match the events linked"); goto out; }
     for (uint64_t i = 0; i < v->n; i++)
-        if (!v->blocks[i].linked) return bad_block(err, errlen, &v->blocks[i].c, "block not linked from the root");
+        if (!v->blocks[i].linked) { bad_block(err, errlen, &v->blocks[i].c, "block not linked from the root"); goto out; }
     rep->pages = pages->count;
     rep->events = events;
-    return 0;
+    rc = 0;
+out:
+    dagcbor_free(&doc);
+    return rc;
 }
 
 static int check_chain(const char *data_dir, car_import_report *rep, char *err, size_t errlen) {
