@@ -407,9 +407,17 @@ static void expire(engine *e) {
         if (ext_load(e, f->id, &x) != 0) continue;
         log_info("settlement: extrinsic %llu (nonce %llu) expired unincluded at block %llu: signing its intents again",
                  (unsigned long long)x.id, (unsigned long long)x.nonce, (unsigned long long)e->finalized);
-        x.state = EXT_EXPIRED;
-        snprintf(x.reason, sizeof x.reason, "era-expired");
-        if (ext_commit(e, &x) == 0) f->state = EXT_EXPIRED;
+        const char *fail = plan_expired_failure(x.reason);
+        if (fail) {
+            /* never included, and the node refused it for fees: end like a failed
+             * dispatch (a batch is retried one transfer at a time, a single one fails) */
+            x.state = EXT_FAILED;
+            snprintf(x.reason, sizeof x.reason, "%s", fail);
+        } else {
+            x.state = EXT_EXPIRED;
+            snprintf(x.reason, sizeof x.reason, "era-expired");
+        }
+        if (ext_commit(e, &x) == 0) f->state = x.state;
         outbox_ext_free(&x);
     }
 }

@@ -76,7 +76,8 @@ typedef enum {
     EXT_SUBMITTED,   /* a node accepted it (or said it knows it) at least once */
     EXT_INCLUDED,    /* seen in a best-chain block */
     EXT_FINALIZED,   /* in a finalized block, dispatch succeeded */
-    EXT_FAILED,      /* in a finalized block, dispatch failed (nothing moved) */
+    EXT_FAILED,      /* in a finalized block, dispatch failed (nothing moved); or expired
+                        unincluded after the node refused it for fees (block_number 0) */
     EXT_EXPIRED,     /* era over without inclusion: provably never included */
     EXT_STATE_COUNT
 } outbox_ext_state;

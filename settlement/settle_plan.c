@@ -20,6 +20,11 @@ uint32_t plan_era_period(uint64_t configured, uint64_t block_hash_count) {
     return (uint32_t)p;
 }
 
+const char *plan_expired_failure(const char *last_answer) {
+    if (last_answer && strcmp(last_answer, "payment") == 0) return "insufficient-funds";
+    return NULL;
+}
+
 bool plan_ready(size_t count, uint64_t oldest_ms, uint64_t now_ms, uint64_t window_ms, size_t batch_max, bool head_solo) {
     if (count == 0) return false;
     if (head_solo || count >= batch_max) return true;

@@ -22,6 +22,12 @@ bool plan_era_expired(uint64_t birth, uint32_t period, uint64_t finalized, uint6
  * configuration is invalid. */
 uint32_t plan_era_period(uint64_t configured, uint64_t block_hash_count);
 
+/* What an extrinsic that expired unincluded means for its intents, given the
+ * node's last answer to it (submit_kind_name): NULL = sign them again; else the
+ * failure reason (the node refused it because the payer cannot pay the fees:
+ * retrying the same payment would only repeat that). */
+const char *plan_expired_failure(const char *last_answer);
+
 /* Ready to sign: the batch is full, or the oldest intent waited the window,
  * or the first pending intent must settle alone. */
 bool plan_ready(size_t count, uint64_t oldest_ms, uint64_t now_ms, uint64_t window_ms, size_t batch_max, bool head_solo);

@@ -63,6 +63,10 @@ static void test_era(void) {
     CHECK_EQ_INT(plan_era_period(63, 2400), 0);
     CHECK_EQ_INT(plan_era_period(2, 2400), 0);
     CHECK_EQ_INT(plan_era_period(131072, 0), 0);
+    CHECK_EQ_STR(plan_expired_failure("payment"), "insufficient-funds");
+    CHECK(plan_expired_failure("stale") == NULL);
+    CHECK(plan_expired_failure("bad-proof") == NULL);
+    CHECK(plan_expired_failure("") == NULL);
 }
 
 static outbox_intent mk(const char *key, uint8_t to, uint64_t amount, uint8_t flags) {
