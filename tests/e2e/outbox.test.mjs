@@ -278,6 +278,8 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
     { crash: 'before-submit:1' }, { crash: 'after-include:3' }, { kill: 700 },
     { crash: 'after-sign:3', fault: { mode: 'stall', seconds: 3 } }, { kill: 1500 }, { crash: 'after-submit:2' },
     { kill: 400 }, { crash: 'after-include:2' }, { crash: 'after-sign:5' },
+    // and at random moments
+    ...Array.from({ length: 3 }, () => ({ kill: 300 + Math.floor(Math.random() * 2500) })),
   ];
   let kills = 0;
   let logs = '';
@@ -291,7 +293,7 @@ test('exactly once: 200 payments through SIGKILLs at every step, random kills an
     logs += r.err;
     if (process.env.OUTBOX_DEBUG) console.error(`step ${JSON.stringify(step)}: ${r.code} ${r.signal}`);
     if (r.signal === 'SIGKILL') kills++;
-    else assert.ok(r.code === 0 || r.code === 1, `pay exited ${r.code} ${r.signal}: ${r.err.slice(-2000)}`);
+    else assert.ok(r.code === 0 || r.code === 1, `step ${JSON.stringify(step)}: pay exited ${r.code} ${r.signal}: ${r.err.slice(-2000)}`);
   }
   if (process.env.OUTBOX_DEBUG) console.error(logs.split('\n').filter((l) => /expired|answered|failed|CRASH|signed/.test(l)).join('\n'));
   assert.ok(kills >= 12, `only ${kills} runs were killed`);
