@@ -26,7 +26,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { verifyEvent } from 'nostr-tools/pure';
-import { startRelay, connect, newKey, makeEvent, freePort, RELAY_BIN, now } from './lib/relay.mjs';
+import { startRelay, connect, newKey, makeEvent, freePort, RELAY_BIN, now, TIME_FACTOR } from './lib/relay.mjs';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'g1relay-ipfs-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
@@ -313,7 +313,7 @@ test('periodic archive: a CAR in archive_dir, pushed to the node, announced by a
   const res = await c.publishMany(evs);
   assert.ok(res.every((r) => r.ok));
   let ann = [];
-  for (let i = 0; i < 60 && ann.length === 0; i++) {
+  for (let i = 0; i < 60 * TIME_FACTOR && ann.length === 0; i++) {
     await sleep(250);
     ann = await c.req(`a${i}`, { kinds: [1063] });
   }
@@ -354,9 +354,9 @@ test('push to a node that is down is queued, then delivered by the running relay
   const kubo = await fakeKubo(kport);
   after(() => kubo.server.close());
   const relay = await startRelay({ dataDir: dataA, config: { ipfs_api: api }, env: { G1RELAY_PASSPHRASE: PASS } });
-  for (let i = 0; i < 40 && kubo.received.length === 0; i++) await sleep(250);
+  for (let i = 0; i < 40 * TIME_FACTOR && kubo.received.length === 0; i++) await sleep(250);
   assert.deepEqual(kubo.received.map((x) => x.root), [field(r.stdout, 'root')], relay.output());
-  for (let i = 0; i < 20 && fs.readFileSync(pending, 'utf8').trim() !== ''; i++) await sleep(250);
+  for (let i = 0; i < 20 * TIME_FACTOR && fs.readFileSync(pending, 'utf8').trim() !== ''; i++) await sleep(250);
   assert.equal(fs.readFileSync(pending, 'utf8').trim(), '', 'the pending list is empty after the push');
   await relay.stop();
 });
@@ -390,7 +390,7 @@ test('push to a real IPFS node (js-ipfs daemon, offline): chain pushed in order,
   daemon.stdout.on('data', (c) => { log += c; });
   daemon.stderr.on('data', (c) => { log += c; });
   after(() => { try { daemon.kill('SIGKILL'); } catch { /* gone */ } });
-  for (let i = 0; i < 240 && !log.includes('Daemon is ready'); i++) {
+  for (let i = 0; i < 240 * TIME_FACTOR && !log.includes('Daemon is ready'); i++) {
     assert.equal(daemon.exitCode, null, `js-ipfs daemon exited: ${log}`);
     await sleep(250);
   }
