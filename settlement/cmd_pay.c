@@ -188,6 +188,7 @@ static int pay_run(config *cfg, pay_item *items, size_t n, const uint8_t *memo, 
     uint64_t deadline = (uint64_t)time(NULL) + (uint64_t)timeout_s;
     outbox_intent *it = malloc(sizeof *it);
     bool all_final = false;
+    unsigned waited = 0;
     while (it) {
         all_final = true;
         if (mdb_txn_begin(store_env(st), NULL, MDB_RDONLY, &txn) == 0) {
@@ -197,6 +198,11 @@ static int pay_run(config *cfg, pay_item *items, size_t n, const uint8_t *memo, 
         } else all_final = false;
         if (all_final || (uint64_t)time(NULL) >= deadline) break;
         usleep(100 * 1000);
+        /* the process that was settling (another `pay`, a relay) may have stopped: take over */
+        if (!eng && have_nodes && ++waited % 10 == 0 && !engine_lock_held_elsewhere(data_dir)) {
+            er = engine_start(st, ob, ks, &o, &eng, err, sizeof err);
+            if (er < 0) log_warn("%s", err);
+        }
     }
     free(it);
     engine_stop(eng);

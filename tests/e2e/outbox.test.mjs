@@ -232,6 +232,27 @@ test('argument errors', () => {
   assert.equal(r.status, 0);
 });
 
+test('two pay processes at once: one settles, the other waits and takes over when it leaves', async () => {
+  const data = newStation('two');
+  const w = await newWallet(data, 'two-payer', 10000000);
+  const fileA = path.join(TMP, 'two-a.txt'), fileB = path.join(TMP, 'two-b.txt');
+  fs.writeFileSync(fileA, `a-0 ${w.npub} ${payee('two-0')} 150\n`);
+  fs.writeFileSync(fileB, Array.from({ length: 30 }, (_, i) => `b-${i} ${w.npub} ${payee(`two-${i % 3}`)} ${100 + i}`).join('\n') + '\n');
+  const before = (await node.ledger()).length;
+  const a = runPay(['pay', '--file', fileA, '--g1-node', node.url, ...fastSettings(['--set', 'batch_max=4'])], data, {});
+  await sleep(400);
+  const b = runPay(['pay', '--file', fileB, '--g1-node', node.url, ...fastSettings(['--set', 'batch_max=4'])], data, {});
+  const [ra, rb] = await Promise.all([a, b]);
+  assert.equal(ra.code, 0, ra.err.slice(-2000));
+  assert.equal(rb.code, 0, rb.err.slice(-2000));
+  assert.equal(parseLines(rb.out).size, 30);
+  assert.match(rb.err, /settles payments for .*: waiting for it/); // B first waited for A...
+  assert.match(rb.err, /settlement: connected/); // ...then settled the rest itself
+  const ledger = (await node.ledger()).slice(before);
+  const total = ledger.reduce((t, l) => t + l.amount, 0);
+  assert.equal(total, 150 + Array.from({ length: 30 }, (_, i) => 100 + i).reduce((x, y) => x + y, 0));
+});
+
 // ---- exactly once under crashes -------------------------------------------------------------
 
 function runPay(args, data, env, { killAfterMs } = {}) {
