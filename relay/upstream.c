@@ -1,0 +1,422 @@
+/* Upstream sync: following trusted relays as a client (see upstream.h). */
+#include "upstream.h"
+#include "hex.h"
+#include "json.h"
+#include "log.h"
+#include "writer.h"
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UPSTREAM_MAX 16
+#define PAGE_LIMIT 500
+#define CURSOR_MARGIN_S 60     /* catch-up starts this long before the cursor */
+#define LIVE_OVERLAP_S 5       /* live subscription starts this long before connecting */
+#define LIVE_LAG_S 10          /* while connected, the cursor trails now by this */
+#define SAVE_INTERVAL_MS 3000
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 5000
+#define MAX_MESSAGE (4u << 20)
+#define MAX_PAGES 100000
+
+typedef struct upstream_link {
+    struct upstream_set *set;
+    char url[512], host[256], path[512];
+    int port;
+    bool tls;
+    pthread_t thread;
+    bool started;
+    struct lws_context *lws;
+    struct lws *wsi;
+    uintptr_t gen;
+    bool open;
+    lws_sorted_usec_list_t sul;
+    /* outgoing messages (a few at most) */
+    char *txq[8];
+    size_t txlen[8];
+    int txn;
+    /* incoming message assembly */
+    char *rx;
+    size_t rxlen, rxcap;
+    bool rx_overflow;
+    /* sync state */
+    int64_t cursor;          /* persisted: everything created before it was fetched */
+    int64_t saved_cursor;
+    int64_t connect_time;
+    int64_t cu_until;        /* current catch-up page's until */
+    uint32_t cu_count;       /* events in the current page */
+    int64_t cu_oldest;
+    uint32_t cu_pages;
+    bool cu_done;
+    uint64_t next_connect_ms, backoff_ms, last_save_ms;
+    uint64_t received, submitted;
+} upstream_link;
+
+struct upstream_set {
+    relay_ctx *ctx;
+    MDB_dbi cursors;
+    size_t n;
+    upstream_link links[UPSTREAM_MAX];
+    atomic_bool stop;
+};
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- cursor persistence ---- */
+
+static int64_t load_cursor(upstream_set *u, const char *url) {
+    MDB_txn *txn;
+    int64_t c = 0;
+    if (mdb_txn_begin(store_env(u->ctx->st), NULL, MDB_RDONLY, &txn) != 0) return 0;
+    MDB_val k = {strlen(url), (void *)url}, v;
+    if (mdb_get(txn, u->cursors, &k, &v) == 0 && v.mv_size == 8) memcpy(&c, v.mv_data, 8);
+    mdb_txn_abort(txn);
+    return c;
+}
+
+static void save_cursor(upstream_link *l) {
+    if (l->cursor == l->saved_cursor) return;
+    MDB_txn *txn;
+    if (mdb_txn_begin(store_env(l->set->ctx->st), NULL, 0, &txn) != 0) return;
+    MDB_val k = {strlen(l->url), l->url}, v = {8, &l->cursor};
+    if (mdb_put(txn, l->set->cursors, &k, &v, 0) == 0 && mdb_txn_commit(txn) == 0) {
+        l->saved_cursor = l->cursor;
+        log_debug("upstream %s: cursor %lld", l->url, (long long)l->cursor);
+    } else {
+        log_warn("upstream %s: cannot save the cursor", l->url);
+    }
+}
+
+/* ---- sending ---- */
+
+static void queue_text(upstream_link *l, const char *text) {
+    if (l->txn >= 8) return;
+    size_t n = strlen(text);
+    char *b = malloc(LWS_PRE + n);
+    if (!b) return;
+    memcpy(b + LWS_PRE, text, n);
+    l->txq[l->txn] = b;
+    l->txlen[l->txn] = n;
+    l->txn++;
+    if (l->wsi) lws_callback_on_writable(l->wsi);
+}
+
+static void clear_queue(upstream_link *l) {
+    for (int i = 0; i < l->txn; i++) free(l->txq[i]);
+    l->txn = 0;
+}
+
+static void request_page(upstream_link *l) {
+    char msg[256];
+    int64_t since = l->cursor > CURSOR_MARGIN_S ? l->cursor - CURSOR_MARGIN_S : 0;
+    snprintf(msg, sizeof msg, "[\"REQ\",\"cu\",{\"since\":%lld,\"until\":%lld,\"limit\":%d}]", (long long)since,
+             (long long)l->cu_until, PAGE_LIMIT);
+    l->cu_count = 0;
+    l->cu_oldest = INT64_MAX;
+    queue_text(l, msg);
+}
+
+static void on_open(upstream_link *l) {
+    l->connect_time = (int64_t)time(NULL);
+    char msg[128];
+    snprintf(msg, sizeof msg, "[\"REQ\",\"live\",{\"since\":%lld}]", (long long)(l->connect_time - LIVE_OVERLAP_S));
+    queue_text(l, msg);
+    l->cu_until = l->connect_time;
+    l->cu_pages = 0;
+    l->cu_done = false;
+    request_page(l);
+    log_info("upstream %s: connected, catching up since %lld", l->url,
+             (long long)(l->cursor > CURSOR_MARGIN_S ? l->cursor - CURSOR_MARGIN_S : 0));
+}
+
+/* ---- receiving ---- */
+
+static void take_event(upstream_link *l, const char *text, size_t len, bool catchup) {
+    relay_ctx *ctx = l->set->ctx;
+    event ev;
+    char err[200];
+    size_t used;
+    if (event_parse_prefix(&ev, text, len, &used, &ctx->lim.msg.event, err, sizeof err, NULL) != 0) {
+        log_debug("upstream %s: bad event: %s", l->url, err);
+        return;
+    }
+    l->received++;
+    if (catchup) {
+        l->cu_count++;
+        if (ev.created_at < l->cu_oldest) l->cu_oldest = ev.created_at;
+    }
+    event_class cls = event_kind_class(ev.kind);
+    if (ev.kind == 22242 || cls == EVENT_CLASS_EPHEMERAL) goto drop;
+    MDB_txn *txn;
+    if (mdb_txn_begin(store_env(ctx->st), NULL, MDB_RDONLY, &txn) == 0) {
+        const char *j;
+        size_t jl;
+        int rc = store_get_by_id(ctx->st, txn, ev.id, &j, &jl);
+        mdb_txn_abort(txn);
+        if (rc == 0) goto drop; /* already stored */
+    }
+    if (!event_verify_sig(&ev)) {
+        log_warn("upstream %s: event with a bad signature dropped", l->url);
+        goto drop;
+    }
+    if (ctx->plugins) {
+        plugin_source src = {.source_type = "Sync", .source_info = l->url, .received_at = (int64_t)time(NULL)};
+        char msg[256] = "";
+        if (plugin_chain_decide(ctx->plugins, &ev, &src, msg, sizeof msg) != PLUGIN_ACCEPT) goto drop;
+    }
+    write_job *wj = calloc(1, sizeof *wj);
+    if (!wj) goto drop;
+    wj->conn = 0;
+    wj->ev = ev; /* the job takes the event */
+    writer_submit(ctx->writer, wj);
+    l->submitted++;
+    return;
+drop:
+    event_free(&ev);
+}
+
+static void on_message(upstream_link *l, const char *buf, size_t len) {
+    json_reader r;
+    json_reader_init(&r, buf, len, JSON_DEFAULT_MAX_DEPTH);
+    json_string type, sub;
+    uint32_t idx = 0;
+    if (!json_array_begin(&r) || json_array_next(&r, &idx) != 1 || !json_read_string(&r, &type)) return;
+    if (json_string_is(&type, "EVENT")) {
+        if (json_array_next(&r, &idx) != 1 || !json_read_string(&r, &sub)) return;
+        if (json_array_next(&r, &idx) != 1) return;
+        take_event(l, r.p, (size_t)(r.end - r.p), json_string_is(&sub, "cu"));
+    } else if (json_string_is(&type, "EOSE")) {
+        if (json_array_next(&r, &idx) != 1 || !json_read_string(&r, &sub) || !json_string_is(&sub, "cu")) return;
+        queue_text(l, "[\"CLOSE\",\"cu\"]");
+        l->cu_pages++;
+        if (l->cu_count >= PAGE_LIMIT && l->cu_pages < MAX_PAGES) {
+            /* a full page: fetch the older part (same second again: the store drops repeats) */
+            l->cu_until = l->cu_oldest < l->cu_until ? l->cu_oldest : l->cu_until - 1;
+            request_page(l);
+            return;
+        }
+        l->cu_done = true;
+        l->backoff_ms = BACKOFF_MIN_MS;
+        int64_t c = l->connect_time - LIVE_OVERLAP_S;
+        if (c > l->cursor) l->cursor = c;
+        log_info("upstream %s: caught up (%u pages, %llu events received, %llu new)", l->url, l->cu_pages,
+                 (unsigned long long)l->received, (unsigned long long)l->submitted);
+    } else if (json_string_is(&type, "CLOSED")) {
+        if (json_array_next(&r, &idx) != 1 || !json_read_string(&r, &sub)) return;
+        log_warn("upstream %s: subscription closed by the relay", l->url);
+        if (l->wsi) lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC); /* reconnect */
+    }
+}
+
+static void link_closed(upstream_link *l, const char *why) {
+    if (l->open || l->wsi) log_info("upstream %s: disconnected (%s)", l->url, why);
+    l->wsi = NULL;
+    l->open = false;
+    clear_queue(l);
+    l->rxlen = 0;
+    l->next_connect_ms = now_ms() + l->backoff_ms;
+    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+    save_cursor(l);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    struct lws_context *cx = lws_get_context(wsi);
+    upstream_link *l = cx ? lws_context_user(cx) : NULL;
+    if (!l) return 0;
+    bool current = (uintptr_t)user == l->gen && l->gen != 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (current) link_closed(l, in ? (const char *)in : "connection error");
+        return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!current) return -1;
+        l->open = true;
+        on_open(l);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (!current) return -1;
+        if (l->txn > 0) {
+            int n = lws_write(wsi, (unsigned char *)l->txq[0] + LWS_PRE, l->txlen[0], LWS_WRITE_TEXT);
+            free(l->txq[0]);
+            memmove(l->txq, l->txq + 1, (size_t)(l->txn - 1) * sizeof l->txq[0]);
+            memmove(l->txlen, l->txlen + 1, (size_t)(l->txn - 1) * sizeof l->txlen[0]);
+            l->txn--;
+            if (n < 0) return -1;
+            if (l->txn > 0) lws_callback_on_writable(wsi);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!current) return -1;
+        if (lws_is_first_fragment(wsi)) {
+            l->rxlen = 0;
+            l->rx_overflow = false;
+        }
+        if (!l->rx_overflow) {
+            if (l->rxlen + len > MAX_MESSAGE) l->rx_overflow = true;
+            else {
+                if (l->rxlen + len > l->rxcap) {
+                    size_t cap = l->rxcap ? l->rxcap : 65536;
+                    while (cap < l->rxlen + len) cap *= 2;
+                    char *p = realloc(l->rx, cap);
+                    if (!p) return -1;
+                    l->rx = p;
+                    l->rxcap = cap;
+                }
+                memcpy(l->rx + l->rxlen, in, len);
+                l->rxlen += len;
+            }
+        }
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+            if (!l->rx_overflow) on_message(l, l->rx, l->rxlen);
+            l->rxlen = 0;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (current) link_closed(l, "closed");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"g1sync", callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void tick(lws_sorted_usec_list_t *sul) { (void)sul; }
+
+static void connect_now(upstream_link *l) {
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    l->gen++;
+    if (l->gen == 0) l->gen = 1;
+    ci.context = l->lws;
+    ci.address = l->host;
+    ci.port = l->port;
+    ci.path = l->path;
+    ci.host = l->host;
+    ci.origin = l->host;
+    ci.ssl_connection = l->tls ? LCCSCF_USE_SSL : 0;
+    ci.userdata = (void *)l->gen;
+    ci.pwsi = &l->wsi;
+    ci.local_protocol_name = "g1sync";
+    if (!lws_client_connect_via_info(&ci)) link_closed(l, "cannot connect");
+}
+
+static void *link_main(void *arg) {
+    upstream_link *l = arg;
+    while (!atomic_load(&l->set->stop)) {
+        uint64_t t = now_ms();
+        if (!l->wsi && t >= l->next_connect_ms) connect_now(l);
+        if (l->open && l->cu_done) {
+            int64_t c = (int64_t)time(NULL) - LIVE_LAG_S;
+            if (c > l->cursor) l->cursor = c;
+        }
+        if (t - l->last_save_ms >= SAVE_INTERVAL_MS) {
+            save_cursor(l);
+            l->last_save_ms = t;
+        }
+        lws_sul_schedule(l->lws, 0, &l->sul, tick, 50 * LWS_US_PER_MS);
+        if (lws_service(l->lws, 0) < 0) break;
+    }
+    lws_sul_cancel(&l->sul);
+    return NULL;
+}
+
+static int parse_url(upstream_link *l, const char *url, char *err, size_t errlen) {
+    if (strlen(url) >= sizeof l->url) { snprintf(err, errlen, "upstream URL too long"); return -1; }
+    snprintf(l->url, sizeof l->url, "%s", url);
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", url);
+    const char *prot, *ads, *path;
+    int port;
+    if (lws_parse_uri(copy, &prot, &ads, &port, &path) || !ads[0]) {
+        snprintf(err, errlen, "bad upstream URL %s", url);
+        return -1;
+    }
+    if (strcmp(prot, "ws") == 0) l->tls = false;
+    else if (strcmp(prot, "wss") == 0) l->tls = true;
+    else { snprintf(err, errlen, "upstream URL %s: scheme must be ws or wss", url); return -1; }
+    l->port = port;
+    snprintf(l->host, sizeof l->host, "%s", ads);
+    snprintf(l->path, sizeof l->path, "/%s", path);
+    return 0;
+}
+
+upstream_set *upstream_new(relay_ctx *ctx, char *err, size_t errlen) {
+    err[0] = 0;
+    const char *const *urls;
+    size_t n = config_list(ctx->cfg, NULL, "upstreams", &urls);
+    if (n == 0) return NULL;
+    if (n > UPSTREAM_MAX) { snprintf(err, errlen, "at most %d upstreams", UPSTREAM_MAX); return NULL; }
+    upstream_set *u = calloc(1, sizeof *u);
+    if (!u) { snprintf(err, errlen, "out of memory"); return NULL; }
+    u->ctx = ctx;
+    atomic_init(&u->stop, false);
+    int rc = store_open_dbi(ctx->st, "sync.cursors", MDB_CREATE, &u->cursors);
+    if (rc) {
+        snprintf(err, errlen, "cursor database: %s", mdb_strerror(rc));
+        free(u);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        upstream_link *l = &u->links[i];
+        l->set = u;
+        if (parse_url(l, urls[i], err, errlen) < 0) { free(u); return NULL; }
+        l->cursor = l->saved_cursor = load_cursor(u, l->url);
+        l->backoff_ms = BACKOFF_MIN_MS;
+    }
+    u->n = n;
+    return u;
+}
+
+int upstream_start(upstream_set *u, char *err, size_t errlen) {
+    if (!u) return 0;
+    for (size_t i = 0; i < u->n; i++) {
+        upstream_link *l = &u->links[i];
+        struct lws_context_creation_info info;
+        memset(&info, 0, sizeof info);
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.protocols = protocols;
+        info.user = l;
+        info.gid = -1;
+        info.uid = -1;
+        info.fd_limit_per_thread = 16;
+        if (l->tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        l->lws = lws_create_context(&info);
+        if (!l->lws) { snprintf(err, errlen, "cannot create a client context for %s", l->url); return -1; }
+        if (pthread_create(&l->thread, NULL, link_main, l) != 0) {
+            snprintf(err, errlen, "cannot start the thread for %s", l->url);
+            return -1;
+        }
+        l->started = true;
+        log_info("upstream %s: following (cursor %lld)", l->url, (long long)l->cursor);
+    }
+    return 0;
+}
+
+void upstream_free(upstream_set *u) {
+    if (!u) return;
+    atomic_store(&u->stop, true);
+    for (size_t i = 0; i < u->n; i++) {
+        upstream_link *l = &u->links[i];
+        if (l->started) {
+            lws_cancel_service(l->lws);
+            pthread_join(l->thread, NULL);
+            save_cursor(l);
+        }
+        if (l->lws) lws_context_destroy(l->lws);
+        clear_queue(l);
+        free(l->rx);
+    }
+    free(u);
+}

@@ -1,0 +1,33 @@
+/* Upstream sync: g1relay follows trusted relays (config `upstreams`, flag
+ * `--upstream URL`) as a Nostr client, so events published there (orders,
+ * likes...) are stored here and settled.
+ *
+ * One thread and one libwebsockets client context per upstream. On each
+ * connection it opens two subscriptions:
+ *   live  {"since": connect time - 5 s}: everything new, kept open;
+ *   cu    {"since": cursor - 60 s, "until": connect time, "limit": 500}: what was
+ *         missed while away (this process's own downtime included), paged
+ *         backwards with `until` until a page comes back short.
+ * Every event is parsed, its id recomputed and its signature verified, then it
+ * goes through the in-process plugins (sourceType "Sync", sourceInfo the URL)
+ * to the writer, like a client's event; duplicates are dropped by the store, so
+ * an event arriving both from a client and from an upstream settles once.
+ * The cursor (per URL, in the named database sync.cursors) advances only when a
+ * catch-up completed, and while connected to `now - 10 s`; it is saved every
+ * few seconds. Reconnection backs off from 250 ms to 5 s.
+ * External write-policy programs are not run for synced events. */
+#ifndef G1_UPSTREAM_H
+#define G1_UPSTREAM_H
+#include <stdint.h>
+#include "relay_ctx.h"
+
+typedef struct upstream_set upstream_set;
+
+/* Reads the `upstreams` list and opens the cursor database (before the writer
+ * and other threads start). Returns NULL with err[0] == 0 when there are none. */
+upstream_set *upstream_new(relay_ctx *ctx, char *err, size_t errlen);
+/* Starts one thread per upstream (once the writer runs). */
+int upstream_start(upstream_set *u, char *err, size_t errlen);
+/* Stops the threads (saving cursors) and frees everything. NULL is fine. */
+void upstream_free(upstream_set *u);
+#endif
