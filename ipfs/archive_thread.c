@@ -1,6 +1,7 @@
 /* Periodic archives, their push and their NIP-94 announcement (see archive_thread.h). */
 #include "archive_thread.h"
 #include "archive.h"
+#include "archive_announce.h"
 #include "archive_chain.h"
 #include "hex.h"
 #include "kubo_push.h"
@@ -18,7 +19,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define NIP94_KIND 1063u
 #define PENDING_CHECK_SECONDS 10
 #define PUSH_TIMEOUT_MS 30000
 
@@ -38,34 +38,13 @@ struct archive_thread {
 
 static int publish_announcement(archive_thread *t, const archive_result *res, const archive_links *links,
                                 int64_t since, int64_t until, bool pushed) {
-    char root[CID_MAX_TEXT], prev[CID_MAX_TEXT], sha[65], size[24], s_since[24], s_until[24], count[24], url[CID_MAX_TEXT + 8];
-    char content[512];
-    cid_to_string(&res->root, root);
-    hex_encode(res->sha256, 32, sha);
-    snprintf(size, sizeof size, "%llu", (unsigned long long)res->file_size);
-    snprintf(s_since, sizeof s_since, "%lld", (long long)since);
-    snprintf(s_until, sizeof s_until, "%lld", (long long)until);
-    snprintf(count, sizeof count, "%llu", (unsigned long long)res->count);
-    snprintf(url, sizeof url, "ipfs://%s", root);
-    snprintf(content, sizeof content, "g1relay archive: %llu events with created_at %lld..%lld, root %s",
-             (unsigned long long)res->count, (long long)since, (long long)until, root);
-    const char *const t_m[] = {"m", ARCHIVE_MEDIA_TYPE, NULL}, *const t_x[] = {"x", sha, NULL},
-                      *const t_size[] = {"size", size, NULL}, *const t_cid[] = {"cid", root, NULL},
-                      *const t_since[] = {"since", s_since, NULL}, *const t_until[] = {"until", s_until, NULL},
-                      *const t_count[] = {"count", count, NULL},
-                      *const t_alt[] = {"alt", "g1relay event archive (CAR, IPFS)", NULL};
-    const char *t_prev[] = {"prev", prev, NULL}, *t_url[] = {"url", url, NULL};
-    const char *const *tags[10] = {t_m, t_x, t_size, t_cid, t_since, t_until, t_count, t_alt};
-    uint32_t n = 8;
-    if (links->has_prev) { cid_to_string(&links->prev, prev); tags[n++] = t_prev; }
-    if (pushed) tags[n++] = t_url;
     write_job *j = calloc(1, sizeof *j);
     if (!j) return -1;
-    if (event_build_signed(&j->ev, t->sk, (int64_t)time(NULL), NIP94_KIND, tags, n, content, strlen(content)) != 0) {
+    if (archive_announcement_build(&j->ev, t->sk, res, links, since, until, pushed, (int64_t)time(NULL)) != 0) {
         free(j);
         return -1;
     }
-    j->conn = 0;
+    j->conn = 0; /* nobody to answer: stored and broadcast like any event */
     writer_submit(t->ctx->writer, j);
     return 0;
 }
@@ -124,7 +103,7 @@ static bool has_new_events(archive_thread *t) {
     if (n == 0 || !t->sk) return n > 0;
     /* the station's own announcements alone do not make a new archive */
     uint8_t author[1][32];
-    uint32_t kind = NIP94_KIND;
+    uint32_t kind = ARCHIVE_ANNOUNCE_KIND;
     memcpy(author[0], t->pk, 32);
     f.authors = author;
     f.author_count = 1;

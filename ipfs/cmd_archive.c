@@ -1,19 +1,21 @@
 /* `g1relay archive`: writes a time range of the event log as a CAR archive
  * linked into the station's archive chain, or checks an archive file. */
 #include "archive.h"
+#include "archive_announce.h"
 #include "car_import.h"
 #include "cli.h"
 #include "db_cli.h"
 #include "hex.h"
 #include "kubo_push.h"
 #include "station_identity.h"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char archive_help[] =
-    "usage: g1relay archive --out FILE.car [--since T] [--until T] [--no-station] [--push] [OPTIONS]\n"
+    "usage: g1relay archive --out FILE.car [--since T] [--until T] [--no-station] [--push] [--announce] [OPTIONS]\n"
     "       g1relay archive --check FILE.car [OPTIONS]\n\n"
     "Writes the stored events with since <= created_at <= until (default: all until\n"
     "now) as a CARv1 archive: each event's signed JSON as a raw block, index pages\n"
@@ -24,10 +26,13 @@ static const char archive_help[] =
     "sha256 and size. See docs/IPFS.md.\n\n"
     "  --out FILE          the CAR file to write (replaced atomically)\n"
     "  --since T           first created_at included (default 0)\n"
-    "  --until T           last created_at included (default now)\n"
+    "  --until T           last created_at included (default: one second ago)\n"
     "  --no-station        do not name the station in the root\n"
     "  --push              also push to the IPFS node of config ipfs_api (queued\n"
     "                      for the running relay to retry when the node is down)\n"
+    "  --announce          store a NIP-94 (kind 1063) event signed by the station\n"
+    "                      naming the archive (root CID, sha256, size); stored\n"
+    "                      directly, so a running relay does not broadcast it live\n"
     "  --check FILE        verify an archive (every CID, id, signature, links,\n"
     "                      chain) without storing anything\n" CLI_COMMON_HELP
     "\nExit status: 0 done, 1 failure (refused archive, write error), 2 bad usage.\n";
@@ -62,18 +67,38 @@ static int check_file(cli_common *common, const char *path) {
     return 0;
 }
 
+/* Signs the NIP-94 announcement and stores it in its own write transaction. */
+static int store_announcement(store *s, const uint8_t *sk, const archive_result *res, const archive_links *links,
+                              int64_t since, int64_t until, bool pushed) {
+    event ev;
+    if (archive_announcement_build(&ev, sk, res, links, since, until, pushed, (int64_t)time(NULL)) != 0)
+        return cli_fail("archive", "cannot sign the announcement");
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(store_env(s), NULL, 0, &txn);
+    if (mrc) { event_free(&ev); return cli_fail("archive", "cannot store the announcement: %s", mdb_strerror(mrc)); }
+    char msg[256], id[65];
+    store_result r = store_insert(s, txn, &ev, NULL, msg, sizeof msg);
+    hex_encode(ev.id, 32, id);
+    event_free(&ev);
+    if (r != STORE_ADDED) { mdb_txn_abort(txn); return cli_fail("archive", "announcement not stored: %s", msg); }
+    if ((mrc = mdb_txn_commit(txn))) return cli_fail("archive", "cannot store the announcement: %s", mdb_strerror(mrc));
+    printf("announcement %s\n", id);
+    return 0;
+}
+
 int cmd_archive(int argc, char **argv) {
-    enum { OPT_OUT = CLI_OPT_FIRST_FREE, OPT_SINCE, OPT_UNTIL, OPT_NO_STATION, OPT_PUSH, OPT_CHECK };
+    enum { OPT_OUT = CLI_OPT_FIRST_FREE, OPT_SINCE, OPT_UNTIL, OPT_NO_STATION, OPT_PUSH, OPT_CHECK, OPT_ANNOUNCE };
     static const struct option options[] = {
         {"out", required_argument, 0, OPT_OUT},        {"since", required_argument, 0, OPT_SINCE},
         {"until", required_argument, 0, OPT_UNTIL},    {"no-station", no_argument, 0, OPT_NO_STATION},
         {"push", no_argument, 0, OPT_PUSH},            {"check", required_argument, 0, OPT_CHECK},
+        {"announce", no_argument, 0, OPT_ANNOUNCE},
         CLI_COMMON_LONG_OPTIONS,                       {0, 0, 0, 0}};
     cli_common common;
     cli_common_init(&common);
     const char *out = NULL, *check = NULL;
-    int64_t since = 0, until = (int64_t)time(NULL);
-    bool no_station = false, push = false;
+    int64_t since = 0, until = (int64_t)time(NULL) - 1; /* complete seconds: what is stored later lands after until */
+    bool no_station = false, push = false, announce = false;
     int opt, rc = 0;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -81,6 +106,7 @@ int cmd_archive(int argc, char **argv) {
         else if (opt == OPT_CHECK) check = optarg;
         else if (opt == OPT_NO_STATION) no_station = true;
         else if (opt == OPT_PUSH) push = true;
+        else if (opt == OPT_ANNOUNCE) announce = true;
         else if (opt == OPT_SINCE || opt == OPT_UNTIL) {
             int64_t v;
             if (!db_cli_parse_i64(optarg, &v) || v < 0) { rc = cli_usage_error("archive", "--%s wants a timestamp, got %s", opt == OPT_SINCE ? "since" : "until", optarg); break; }
@@ -93,6 +119,7 @@ int cmd_archive(int argc, char **argv) {
     if (!rc && !out && !check) rc = cli_usage_error("archive", "--out FILE or --check FILE is required (see --help)");
     if (!rc && out && check) rc = cli_usage_error("archive", "--out and --check do not go together");
     if (!rc && since > until) rc = cli_usage_error("archive", "--since is after --until");
+    if (!rc && announce && no_station) rc = cli_usage_error("archive", "--announce needs the station key (not with --no-station)");
     if (rc) { cli_common_free(&common); return rc; }
     if (check) {
         rc = check_file(&common, check);
@@ -100,18 +127,30 @@ int cmd_archive(int argc, char **argv) {
         return rc;
     }
     config *cfg;
-    store *s = db_cli_open("archive", &common, true, &cfg);
+    store *s = db_cli_open("archive", &common, !announce, &cfg);
     cli_common_free(&common);
     if (!s) return 1;
     const char *data_dir = config_str(cfg, NULL, "data_dir", "./data");
     uint8_t pk[32];
+    uint8_t *sk = announce ? sodium_malloc(32) : NULL;
     bool have_pk = false;
     char err[512];
-    if (!no_station) {
-        int k = station_identity_load(cfg, false, NULL, pk, err, sizeof err);
-        if (k == 0) have_pk = true;
-        else fprintf(stderr, "g1relay archive: the root does not name the station (%s)\n", err);
+    if (announce && !sk) {
+        store_close(s);
+        config_free(cfg);
+        return cli_fail("archive", "out of memory");
     }
+    if (!no_station) {
+        int k = station_identity_load(cfg, false, sk, pk, err, sizeof err);
+        if (k == 0) have_pk = true;
+        else if (announce) {
+            sodium_free(sk);
+            store_close(s);
+            config_free(cfg);
+            return cli_fail("archive", "--announce: no station key (%s)", err);
+        } else fprintf(stderr, "g1relay archive: the root does not name the station (%s)\n", err);
+    }
+    bool pushed = false;
     archive_result res;
     archive_links links;
     if (archive_make(s, data_dir, since, until, have_pk ? pk : NULL, out, &res, &links, err, sizeof err) < 0) {
@@ -121,7 +160,6 @@ int cmd_archive(int argc, char **argv) {
         const char *api = config_str(cfg, NULL, "ipfs_api", "");
         if (push && !*api) fprintf(stderr, "g1relay archive: --push: no ipfs_api configured\n");
         else if (push) {
-            bool pushed;
             if (kubo_push_in_order(data_dir, api, out, &res.root, 30000, &pushed, err, sizeof err) < 0)
                 rc = cli_fail("archive", "push to %s failed: %s", api, err);
             else if (pushed) printf("pushed %s\n", api);
@@ -131,6 +169,8 @@ int cmd_archive(int argc, char **argv) {
             }
         }
     }
+    if (rc == 0 && announce) rc = store_announcement(s, sk, &res, &links, since, until, pushed);
+    if (sk) sodium_free(sk);
     store_close(s);
     config_free(cfg);
     return rc;

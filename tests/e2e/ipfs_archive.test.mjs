@@ -361,6 +361,41 @@ test('push to a node that is down is queued, then delivered by the running relay
   await relay.stop();
 });
 
+test('archive --announce stores a kind 1063 event signed by the station whose tags match the file', async () => {
+  const dir = path.join(work, 'announce');
+  const st = run(['station', '--data', dir]);
+  assert.equal(st.status, 0, st.stderr);
+  const pk = st.stdout.split('\n')[0];
+  const lines = [0, 1, 2].map((i) => JSON.stringify(makeEvent(alice, { created_at: base + i, content: `announced ${i}` })));
+  fs.writeFileSync(path.join(work, 'ann.jsonl'), lines.join('\n') + '\n');
+  assert.equal(run(['import', '--data', dir, path.join(work, 'ann.jsonl')]).status, 0);
+  const out = path.join(work, 'announced.car');
+  const r = run(['archive', '--data', dir, '--out', out, '--announce']);
+  assert.equal(r.status, 0, r.stderr);
+  const scan = run(['scan', '--data', dir, '{"kinds":[1063]}']);
+  assert.equal(scan.status, 0, scan.stderr);
+  const anns = scan.stdout.split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  assert.equal(anns.length, 1);
+  const a = anns[0];
+  assert.ok(verifyEvent(a));
+  assert.equal(a.pubkey, pk);
+  assert.equal(a.id, field(r.stdout, 'announcement'));
+  const tag = (k) => (a.tags.find((t) => t[0] === k) || [])[1];
+  const bytes = fs.readFileSync(out);
+  const w = walk(await readCar(out));
+  assert.equal(tag('cid'), w.rootCid.toString());
+  assert.equal(tag('x'), createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(Number(tag('size')), bytes.length);
+  assert.equal(tag('m'), 'application/vnd.ipld.car');
+  assert.equal(Number(tag('count')), 3);
+  assert.equal(tag('url'), undefined, 'not pushed: no url');
+  assert.equal(w.root.station, pk);
+  // without the keystore passphrase there is no station key: refused, nothing written
+  const noKey = run(['archive', '--data', dir, '--out', path.join(work, 'nokey.car'), '--announce'], { G1RELAY_PASSPHRASE: '' });
+  assert.equal(noKey.status, 1);
+  assert.ok(!fs.existsSync(path.join(work, 'nokey.car')));
+});
+
 // ---- a real IPFS node: js-ipfs 0.66.1 (npm `ipfs`), offline, same RPC as Kubo ----
 // Kubo's npm package fetches a Go binary at install time (impossible offline); the
 // js-ipfs daemon runs from npm alone once Node 20 gets a Promise.withResolvers polyfill.
