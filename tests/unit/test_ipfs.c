@@ -357,6 +357,41 @@ static void test_archive(void) {
     store_stats st3;
     store_get_stats(s3, &st3);
     CHECK_EQ_INT(st3.events, 0);
+    /* chain: archives naming a station; a known prev made by another station is refused */
+    char d4[512], d5[512], car4[512], car5[512];
+    snprintf(d4, sizeof d4, "%s/d4", tmpdir_path);
+    snprintf(d5, sizeof d5, "%s/d5", tmpdir_path);
+    snprintf(car4, sizeof car4, "%s/a4.car", tmpdir_path);
+    snprintf(car5, sizeof car5, "%s/a5.car", tmpdir_path);
+    uint8_t station_a[32], station_b[32];
+    memset(station_a, 0xaa, 32);
+    memset(station_b, 0xbb, 32);
+    archive_result r4, r5;
+    CHECK_EQ_INT(archive_make(s1, d4, 0, 1700000999, station_a, car4, &r4, NULL, err, sizeof err), 0);
+    CHECK_EQ_INT(archive_make(s1, d4, 1700001000, 1800000000, station_a, car5, &r5, NULL, err, sizeof err), 0);
+    archive_chain_entry fake = {.own = false, .root = r4.root, .since = 0, .until = 1700000999, .count = r4.count,
+                                .has_station = true};
+    memcpy(fake.station, station_b, 32);
+    mkdir(d5, 0700);
+    CHECK_EQ_INT(archive_chain_append(d5, &fake, err, sizeof err), 0);
+    CHECK_EQ_INT(car_verify_file(car5, d5, &rep, err, sizeof err), -1);
+    CHECK(strstr(err, "another station") != NULL);
+    CHECK_EQ_INT(car_verify_file(car5, d4, &rep, err, sizeof err), 0); /* the same station: fine */
+    CHECK_EQ_INT(rep.prev_status, CAR_PREV_KNOWN);
+    CHECK(rep.has_station && memcmp(rep.station, station_a, 32) == 0);
+    /* a torn last line in the chain file is ignored, and the next append starts a fresh line */
+    char chain[600];
+    snprintf(chain, sizeof chain, "%s/%s", d5, ARCHIVE_CHAIN_FILE);
+    f = fopen(chain, "a");
+    fputs("own bafyrei", f);
+    fclose(f);
+    archive_chain_entry got;
+    CHECK_EQ_INT(archive_chain_last_own(d5, &got), 0);
+    fake.root = r5.root;
+    fake.own = true;
+    CHECK_EQ_INT(archive_chain_append(d5, &fake, err, sizeof err), 0);
+    CHECK_EQ_INT(archive_chain_last_own(d5, &got), 1);
+    CHECK(cid_equal(&got.root, &r5.root));
     store_close(s1);
     store_close(s2);
     store_close(s3);
