@@ -34,13 +34,19 @@ static bool already_stored(relay_ctx *ctx, const uint8_t id[32]) {
 static void policy_done(void *vjob, plugin_verdict verdict, const char *msg) {
     write_job *wj = vjob;
     relay_ctx *ctx = policy_ctx;
-    if (verdict == PLUGIN_ACCEPT && !atomic_load(&ctx->stopping)) {
+    bool ephemeral = event_kind_class(wj->ev.kind) == EVENT_CLASS_EPHEMERAL;
+    if (verdict == PLUGIN_ACCEPT && !ephemeral && !atomic_load(&ctx->stopping)) {
         writer_submit(ctx->writer, wj);
         return;
     }
     char id_hex[65];
     hex_encode(wj->ev.id, 32, id_hex);
-    if (verdict == PLUGIN_SHADOW_REJECT) conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
+    if (verdict == PLUGIN_ACCEPT && ephemeral) { /* never stored: answer and deliver now */
+        sub_broadcast(ctx->subs, ctx->conns, &wj->ev);
+        conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
+    } else if (verdict == PLUGIN_ACCEPT) {
+        conn_send_ok(ctx->conns, wj->conn, id_hex, false, "error: the relay is shutting down");
+    } else if (verdict == PLUGIN_SHADOW_REJECT) conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
     else conn_send_ok(ctx->conns, wj->conn, id_hex, false, msg && msg[0] ? msg : "blocked: refused by the write policy");
     conn_done_queued(ctx->conns, wj->conn, 1);
     write_job_free(wj);
@@ -115,8 +121,8 @@ static void handle_event(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
         }
     }
     if (cls == EVENT_CLASS_EPHEMERAL && !ctx->policy) {
-        conn_send_ok(ctx->conns, id, hexid, true, "");
         sub_broadcast(ctx->subs, ctx->conns, ev);
+        conn_send_ok(ctx->conns, id, hexid, true, "");
         return;
     }
     write_job *wj = malloc(sizeof *wj);

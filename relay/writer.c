@@ -259,12 +259,15 @@ static void *writer_main(void *arg) {
         int rc = store_batch(w, n, false);
         if (rc == 1) rc = store_batch(w, n, true);
         uint64_t commit_ns = now_ns() - commit_start;
-        for (uint32_t i = 0; i < n; i++) {
-            write_job *j = w->batch[i];
-            answer(ctx, j, w->results[i], w->msgs[i]);
+        /* Live delivery of the whole group first, then the OKs: a client that
+         * got its OK and then opens a REQ must not receive the same event
+         * both from the stored query and live. */
+        for (uint32_t i = 0; i < n; i++)
             if (w->results[i] == STORE_ADDED || w->results[i] == STORE_EPHEMERAL)
-                sub_broadcast(ctx->subs, ctx->conns, &j->ev);
-            write_job_free(j);
+                sub_broadcast(ctx->subs, ctx->conns, &w->batch[i]->ev);
+        for (uint32_t i = 0; i < n; i++) {
+            answer(ctx, w->batch[i], w->results[i], w->msgs[i]);
+            write_job_free(w->batch[i]);
         }
         if (commit_ns > GATHER_MIN_COMMIT_NS) {
             pthread_mutex_lock(&w->lock);
