@@ -15,6 +15,7 @@
 #include "workers.h"
 #include "writer.h"
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ static void on_signal(int sig) {
         atomic_store(&g_run_ctx->wake_pending, false);
         relay_wake_network(g_run_ctx);
     }
+}
+
+/* Raises the open-file limit so max_connections sockets fit (up to the hard limit). */
+static void raise_fd_limit(long long want) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t target = (rlim_t)want;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) target = rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < target) {
+        rl.rlim_cur = target;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long long)rl.rlim_cur < want)
+        log_warn("open-file limit %llu is below max_connections + 256 (%lld): raise it (ulimit -n)",
+                 (unsigned long long)rl.rlim_cur, want);
 }
 
 static int set_override(cli_common *cc, const char *key, const char *value) {
@@ -156,6 +172,7 @@ int cmd_run(int argc, char **argv) {
         rc = cli_fail("run", "config: map_size_mb, max_connections or worker_threads out of range");
         goto out;
     }
+    raise_fd_limit(maxc + 256);
 
     if (store_open(&ctx.st, data_dir, (uint64_t)map_mb << 20, false, err, sizeof err) < 0) {
         rc = cli_fail("run", "store: %s", err);
