@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "event.h"
+#include "outbox.h"
 #include "store.h"
 
 #define SETTLE_RECEIPT_KIND 39743u
@@ -89,6 +90,8 @@ void settle_service_attach(struct relay_ctx *ctx);
 void settle_service_detach(void);
 /* Wakes the publisher (e.g. from the outbox's status-change callback). Any thread. */
 void settle_service_wake(void);
+/* engine_status_fn for the settlement engine: an intent changed state, publish its receipt. */
+void settle_on_intent_status(void *ctx, const outbox_intent *it);
 
 struct keystore;
 /* The station key of a keystore, created (and saved) when it has none. sk must be

@@ -397,6 +397,12 @@ void settle_service_wake(void) {
     pthread_mutex_unlock(&svc.wake_lock);
 }
 
+void settle_on_intent_status(void *ctx, const outbox_intent *it) {
+    (void)ctx;
+    (void)it;
+    settle_service_wake();
+}
+
 void settle_service_attach(relay_ctx *ctx) {
     if (svc.refs <= 0 || svc.running || !ctx || !ctx->writer) return;
     svc.ctx = ctx;

@@ -9,6 +9,7 @@
 #include "nip11.h"
 #include "relay_ctx.h"
 #include "server.h"
+#include "engine.h"
 #include "settle.h"
 #include "upstream.h"
 #include "subscriptions.h"
@@ -147,6 +148,7 @@ int cmd_run(int argc, char **argv) {
     relay_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     archive_thread *archiver = NULL;
+    engine *settler = NULL;
     atomic_init(&ctx.wake_pending, false);
     atomic_init(&ctx.stopping, false);
     ctx.cfg = cfg;
@@ -208,6 +210,11 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     settle_service_attach(&ctx); /* receipt publisher (only with the settlement plugins) */
+    /* the settlement engine (settlement = true or g1_nodes set): pays the outbox's intents */
+    if (engine_start_for_relay(ctx.st, cfg, settle_on_intent_status, NULL, &settler, err, sizeof err) < 0) {
+        rc = cli_fail("run", "settlement: %s", err);
+        goto out;
+    }
     archiver = archive_thread_start(&ctx, err, sizeof err); /* periodic CAR archives (ipfs/) */
     if (!archiver && err[0]) {
         rc = cli_fail("run", "archive: %s", err);
@@ -245,6 +252,7 @@ out:
     if (ctx.workers) worker_pool_stop(ctx.workers);
     if (ctx.policy) policy_runner_free(ctx.policy);
     archive_thread_stop(archiver);
+    engine_stop_for_relay(settler);
     settle_service_detach();
     if (ctx.writer) writer_stop(ctx.writer);
     g_run_ctx = NULL;
