@@ -87,6 +87,7 @@ conn *conn_open(conn_table *t) {
     c->in_wake_list = false;
     c->scheduled = false;
     c->queued = 0;
+    c->queued_bytes = 0;
     c->rx_paused = c->want_resume = false;
     c->authed = false;
     memset(c->authed_pubkey, 0, sizeof c->authed_pubkey);
@@ -293,11 +294,13 @@ bool conn_send_closed(conn_table *t, conn_id id, const char *subid, size_t subid
     return conn_send(t, id, NULL, b, false);
 }
 
-void conn_done_queued(conn_table *t, conn_id id, uint32_t n) {
+void conn_done_queued(conn_table *t, conn_id id, uint32_t n, size_t bytes) {
     conn *c = conn_lock_id(t, id);
     if (!c) return;
     c->queued -= n < c->queued ? n : c->queued;
-    if (c->rx_paused && c->queued <= CONN_QUEUE_RESUME && !c->want_resume) {
+    c->queued_bytes -= bytes < c->queued_bytes ? bytes : c->queued_bytes;
+    if (c->rx_paused && c->queued <= CONN_QUEUE_RESUME && c->queued_bytes <= CONN_QUEUE_RESUME_BYTES &&
+        !c->want_resume) {
         c->want_resume = true;
         conn_request_service_locked(t, c);
     }

@@ -51,6 +51,7 @@ typedef struct conn {
     bool scheduled;            /* in the workers' ready queue or being processed */
     struct conn *ready_next;   /* (workers' queue lock) */
     uint32_t queued;           /* jobs in inbox + events waiting for their OK */
+    size_t queued_bytes;       /* bytes of the messages in the inbox */
     bool rx_paused;            /* lws thread paused reading (flow control) */
     bool want_resume;
     /* identity, set at open (read-only afterwards) */
@@ -106,8 +107,9 @@ bool conn_send_notice(conn_table *t, conn_id id, const char *text);
 bool conn_send_ok(conn_table *t, conn_id id, const char *id_hex, bool ok, const char *msg);
 bool conn_send_closed(conn_table *t, conn_id id, const char *subid, size_t subid_len, const char *msg);
 
-/* Flow control: a worker finished `n` queued items of this connection. */
-void conn_done_queued(conn_table *t, conn_id id, uint32_t n);
+/* Flow control: a worker finished `n` queued items (`bytes` of message text)
+ * of this connection. */
+void conn_done_queued(conn_table *t, conn_id id, uint32_t n, size_t bytes);
 /* Adds a connection to the wake list (caller holds c->lock) and wakes lws. */
 void conn_request_service_locked(conn_table *t, conn *c);
 
@@ -130,4 +132,11 @@ void conn_unpark_if_drained(conn_table *t, conn *c, struct worker_pool *workers)
 /* Thresholds of queued input items for pausing/resuming reading. */
 #define CONN_QUEUE_PAUSE 512
 #define CONN_QUEUE_RESUME 128
+/* ... and of queued message bytes (beyond max_message_length). */
+#define CONN_QUEUE_PAUSE_BYTES (1u << 20)
+#define CONN_QUEUE_RESUME_BYTES (256u << 10)
+/* True when reading from c should pause (caller holds c->lock). */
+static inline bool conn_input_full(const conn *c, uint32_t max_message_length) {
+    return c->queued >= CONN_QUEUE_PAUSE || c->queued_bytes >= CONN_QUEUE_PAUSE_BYTES + max_message_length;
+}
 #endif

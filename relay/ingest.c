@@ -48,7 +48,7 @@ static void policy_done(void *vjob, plugin_verdict verdict, const char *msg) {
         conn_send_ok(ctx->conns, wj->conn, id_hex, false, "error: the relay is shutting down");
     } else if (verdict == PLUGIN_SHADOW_REJECT) conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
     else conn_send_ok(ctx->conns, wj->conn, id_hex, false, msg && msg[0] ? msg : "blocked: refused by the write policy");
-    conn_done_queued(ctx->conns, wj->conn, 1);
+    conn_done_queued(ctx->conns, wj->conn, 1, 0);
     write_job_free(wj);
 }
 
@@ -371,6 +371,7 @@ static void handle_close_conn(relay_ctx *ctx, conn *c) {
     c->in_head = c->in_tail = NULL;
     c->scheduled = false;
     c->queued = 0;
+    c->queued_bytes = 0;
     pthread_mutex_unlock(&c->lock);
     free_jobs(rest);
     free_jobs(parked);
@@ -431,7 +432,7 @@ void ingest_run_job(relay_ctx *ctx, conn *c, job *j) {
             break;
         }
     }
-    if (j->kind == JOB_MESSAGE) conn_done_queued(ctx->conns, id, 1);
+    if (j->kind == JOB_MESSAGE) conn_done_queued(ctx->conns, id, 1, j->len);
     if (j->sub) sub_unref(j->sub);
     free(j);
 }

@@ -95,15 +95,14 @@ static void push_job(relay_ctx *ctx, conn *c, struct lws *wsi, job_kind kind, co
         log_error("out of memory queuing a message");
         return;
     }
-    uint32_t queued = worker_pool_push(ctx->workers, c, j);
-    if (queued >= CONN_QUEUE_PAUSE) {
-        pthread_mutex_lock(&c->lock);
-        if (c->queued >= CONN_QUEUE_PAUSE && !c->rx_paused) {
-            c->rx_paused = true;
-            lws_rx_flow_control(wsi, 0);
-        }
-        pthread_mutex_unlock(&c->lock);
+    worker_pool_push(ctx->workers, c, j);
+    /* a client sending faster than the workers keep up: stop reading it */
+    pthread_mutex_lock(&c->lock);
+    if (!c->rx_paused && conn_input_full(c, ctx->lim.max_message_length)) {
+        c->rx_paused = true;
+        lws_rx_flow_control(wsi, 0);
     }
+    pthread_mutex_unlock(&c->lock);
 }
 
 static int on_established(relay_ctx *ctx, struct lws *wsi, session *ss) {

@@ -45,7 +45,10 @@ uint32_t worker_pool_push(worker_pool *p, conn *c, job *j) {
     if (c->in_tail) c->in_tail->next = j;
     else c->in_head = j;
     c->in_tail = j;
-    if (j->kind == JOB_MESSAGE) c->queued++;
+    if (j->kind == JOB_MESSAGE) {
+        c->queued++;
+        c->queued_bytes += j->len;
+    }
     uint32_t queued = c->queued;
     bool schedule = !c->scheduled;
     c->scheduled = true;

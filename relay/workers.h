@@ -34,6 +34,6 @@ worker_pool *worker_pool_start(relay_ctx *ctx, int threads);
 /* Stops the threads after their current job; pending jobs are dropped. */
 void worker_pool_stop(worker_pool *p);
 /* Appends a job to the connection's inbox and schedules the connection.
- * Returns the connection's queued count after the append. */
+ * Returns the connection's queued count after the append (see also queued_bytes). */
 uint32_t worker_pool_push(worker_pool *p, conn *c, job *j);
 #endif

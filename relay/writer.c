@@ -98,7 +98,7 @@ static void answer(relay_ctx *ctx, write_job *j, store_result r, const char *msg
     if (has_prefix(msg)) prefix = "";
     snprintf(text, sizeof text, "%s%s", prefix, msg);
     conn_send_ok(ctx->conns, j->conn, id_hex, ok, text);
-    conn_done_queued(ctx->conns, j->conn, 1);
+    conn_done_queued(ctx->conns, j->conn, 1, 0);
 }
 
 static bool grow_batch(writer *w, uint32_t n) {
