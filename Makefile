@@ -5,7 +5,7 @@
 #   make test       bootstrap, build, unit tests under ASan+UBSan, then e2e tests
 #   make check      unit tests under ASan+UBSan only
 #   make fuzz       libFuzzer target for the message parser (FUZZ_SECONDS=600)
-#   make bench      benchmarks (writes figures to stdout; see docs/BENCHMARKS.md)
+#   make bench      benchmarks: relay, plugins, settlement (figures on stdout; see docs/BENCHMARKS.md)
 #
 # Sources are found by wildcard: every .c under relay/ plugins/ settlement/ ipfs/
 # goes into libg1relay.a except relay/main.c; each tests/unit/test_*.c is one
@@ -99,6 +99,7 @@ fuzz:
 bench: bootstrap
 	@$(MAKE) --no-print-directory all
 	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/bench.sh
+	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/bench-settlement.sh
 
 clean:
 	rm -rf $(BUILD) g1relay g1relay-san
