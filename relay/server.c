@@ -101,6 +101,7 @@ static void push_job(relay_ctx *ctx, conn *c, struct lws *wsi, job_kind kind, co
     if (!c->rx_paused && conn_input_full(c, ctx->lim.max_message_length)) {
         c->rx_paused = true;
         lws_rx_flow_control(wsi, 0);
+        log_debug("pausing reads from %s: %u messages, %zu bytes queued", c->ip, c->queued, c->queued_bytes);
     }
     pthread_mutex_unlock(&c->lock);
 }
@@ -269,7 +270,10 @@ static void on_wake(relay_ctx *ctx) {
             lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
             continue;
         }
-        if (resume) lws_rx_flow_control(wsi, 1);
+        if (resume) {
+            lws_rx_flow_control(wsi, 1);
+            log_debug("resuming reads from %s", c->ip);
+        }
         if (out) lws_callback_on_writable(wsi);
     }
 }
