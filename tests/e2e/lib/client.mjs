@@ -29,8 +29,17 @@ export const show = (m) => {
   return s && s.length > 300 ? s.slice(0, 300) + '…' : s;
 };
 
+const openClients = new Set();
+
+/** Closes every client still open (used by the end-of-file hook in lib/relay.mjs). */
+export function closeAllClients() {
+  for (const c of openClients) { try { c.ws.terminate(); } catch { /* gone */ } }
+  openClients.clear();
+}
+
 export class RelayClient {
   constructor(ws, url) {
+    openClients.add(this);
     this.ws = ws;
     this.url = url;
     /** Every message received, in order: parsed arrays; {unparsable: text}; {binary: Buffer}. */
@@ -40,6 +49,7 @@ export class RelayClient {
     this.closeCode = null;
     this.closedPromise = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
+        openClients.delete(this);
         this.closed = true;
         this.closeCode = code;
         this.closeReason = reason?.toString();

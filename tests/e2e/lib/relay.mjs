@@ -27,14 +27,16 @@
 //   options.dataDir  reuse a data directory (default: a fresh one under the temp dir).
 //   options.readyTimeout  ms to wait for the port (default 15000; the relay is killed and
 //                    its output shown on timeout or early exit).
-//   options.cleanup  false to skip the automatic stop (default: stopped by test.after and
-//                    at process exit; the temp dir is removed at process exit).
+//   options.cleanup  false: do not check its exit (see below). Every relay still running
+//                    at the end of the test file is stopped (SIGTERM) by one after() hook
+//                    of the file's root, whatever context started it (test, before, top
+//                    level); clients left open are closed; temp dirs go at process exit.
 // relay: { url 'ws://127.0.0.1:PORT', httpUrl 'http://127.0.0.1:PORT', port, dataDir,
 //          baseDir, proc, output() (last 64 KiB of stdout+stderr), stop() (SIGTERM, then
 //          SIGKILL after 5 s; resolves {code, signal}), kill(signal='SIGKILL'),
 //          restart(), running(), checkExit(res) (throws on a sanitizer report or an
-//          unclean stop; the automatic cleanup calls it, so a relay that crashes or
-//          leaks under ASan at shutdown fails the test file) }
+//          unclean stop; the end-of-file hook calls it for every relay, so a relay that
+//          crashes or leaks under ASan fails the file, reported as lib/relay.mjs) }
 // processMemory(pid) → {rss, rssAnon} bytes; fetchInfo(relay) → NIP-11 {status, headers, json}.
 //
 // Environment: G1RELAY_BIN (default <repo>/g1relay), G1RELAY_TOOLS, G1_SHARED,
@@ -48,7 +50,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
-import { TIME_FACTOR } from './client.mjs';
+import { TIME_FACTOR, closeAllClients } from './client.mjs';
 
 export * from './events.mjs';
 export * from './client.mjs';
@@ -60,7 +62,25 @@ export const TOOLS_DIR = process.env.G1RELAY_TOOLS || path.join(repoRoot, 'build
 export const SHARED_DIR = process.env.G1_SHARED || path.resolve(repoRoot, '../shared');
 
 const live = new Set();      // running relay processes, killed at exit
-const startedRelays = new Set(); // relay objects not yet stopped by their cleanup hook
+const startedRelays = new Set(); // every relay object started by this process
+
+// One hook at the end of the test file (registered when this module is first imported,
+// i.e. at the file's top level, so it belongs to the root test whatever context
+// startRelay is later called from): stops every relay still running with SIGTERM, closes
+// every client left open (so nothing keeps the file from ending), then fails if a relay
+// printed a sanitizer report or did not stop cleanly.
+try {
+  after(async () => {
+    const errors = [];
+    for (const relay of startedRelays) {
+      const res = relay.running() ? await relay.stop() : relay.lastStop;
+      if (!relay.checked) continue;
+      try { relay.checkExit(res); } catch (e) { errors.push(e.message); }
+    }
+    closeAllClients();
+    if (errors.length) throw new Error(errors.join('\n\n'));
+  });
+} catch { /* imported outside the test runner */ }
 const tempDirs = new Set();  // removed at exit
 process.on('exit', () => {
   for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
@@ -193,6 +213,7 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
     const p = relay.proc;
     if (!p) return null;
     if (p.exitCode === null && p.signalCode === null) p.kill(signal);
+    relay.lastStop = null; // a deliberate kill: its exit status is not checked
     return exited(p);
   };
 
@@ -202,10 +223,10 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
     if (p.exitCode !== null || p.signalCode !== null) return { code: p.exitCode, signal: p.signalCode };
     p.kill('SIGTERM');
     const res = await Promise.race([exited(p), sleep(5000).then(() => null)]);
-    if (res) return res;
+    if (res) return (relay.lastStop = res);
     p.kill('SIGKILL');
     const killed = await exited(p);
-    return { ...killed, timedOut: true };
+    return (relay.lastStop = { ...killed, timedOut: true });
   };
 
   /** Stops (if running) and starts again on the same port and data directory. */
@@ -241,25 +262,8 @@ export async function startRelay({ config = {}, configText, args = [], env = {},
     if (res && res.code !== null && res.code !== 0) throw new Error(`relay exited with code ${res.code} after SIGTERM\n--- output ---\n${out.slice(-4000)}`);
   };
 
+  relay.checked = cleanup;
   startedRelays.add(relay);
-  if (cleanup) {
-    try {
-      after(async () => {
-        const res = await relay.stop();
-        startedRelays.delete(relay);
-        try { relay.checkExit(res); } catch (e) {
-          // node skips the remaining after hooks once one throws: stop every other relay
-          // first, so that no process or socket keeps the test file from ending.
-          const errors = [e.message];
-          for (const other of startedRelays) {
-            try { other.checkExit(await other.stop()); } catch (e2) { errors.push(e2.message); }
-          }
-          startedRelays.clear();
-          throw new Error(errors.join('\n\n'));
-        }
-      });
-    } catch { /* outside a test context: exit handler still kills it */ }
-  }
   return relay;
 }
 
