@@ -100,6 +100,8 @@ bench: bootstrap
 	@$(MAKE) --no-print-directory all
 	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/bench.sh
 	@G1RELAY_BIN=$(abspath $(BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools scripts/bench-settlement.sh
+	@echo "== settlement: paying reactions (reactions/s accepted, like to finalized receipt)"
+	@G1RELAY_BIN=$(abspath $(BIN)) node scripts/bench-reactions.mjs | grep '^RESULT'
 
 clean:
 	rm -rf $(BUILD) g1relay g1relay-san
