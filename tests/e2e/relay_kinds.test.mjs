@@ -127,6 +127,7 @@ test('NIP-09: kind 5 with e tag deletes own events; the kind 5 stays; re-publish
   assert.deepEqual(ids(await c.query({ authors: [k.pk] })).sort(), [e2.id, del.id].sort());
   assert.deepEqual(ids(await c.query({ kinds: [5], authors: [k.pk] })), [del.id], 'kind 5 still served');
   assert.deepEqual(ids(await c.query({ '#e': [e1.id] })), [del.id]);
+  assert.equal(await c.count('n', { authors: [k.pk] }), 2, 'COUNT does not count deleted events');
   const again = await c.publish(e1);
   assert.equal(again.ok, false, `re-publishing a deleted event must be refused: ${show(again.raw)}`);
   assert.ok(hasPrefix(again.message), show(again.raw));
@@ -185,6 +186,18 @@ test('NIP-09: a tag deletes addressable versions up to the deletion created_at',
   assert.deepEqual(ids(await c.query({ authors: [k.pk], '#d': ['art'] })), [newer.id]);
 });
 
+test('NIP-09: a tag deletes a replaceable event (kind:pubkey:) up to the deletion created_at', async () => {
+  const k = newKey();
+  const t = now() - 100;
+  const relays = makeEvent(k, { kind: 10002, created_at: t, tags: [['r', 'wss://x.example']] });
+  await publishOk(relays);
+  await publishOk(makeEvent(k, { kind: 5, created_at: t + 10, tags: [['a', `10002:${k.pk}:`]] }));
+  assert.deepEqual(await c.query({ authors: [k.pk], kinds: [10002] }), [], 'deleted by address');
+  const newer = makeEvent(k, { kind: 10002, created_at: t + 20, tags: [['r', 'wss://y.example']] });
+  await publishOk(newer);
+  assert.deepEqual(ids(await c.query({ authors: [k.pk], kinds: [10002] })), [newer.id]);
+});
+
 test('NIP-40: an already expired event is refused', async () => {
   const k = newKey();
   const ev = makeEvent(k, { created_at: now() - 20, tags: [['expiration', String(now() - 10)]], content: 'stale' });
@@ -206,4 +219,5 @@ test('NIP-40: an event is served until its expiration, then no more', async () =
   await sleep(300);
   assert.deepEqual(await c.query({ ids: [ev.id] }), [], 'not served after expiry');
   assert.deepEqual(ids(await c.query({ authors: [k.pk] })), [keep.id]);
+  assert.equal(await c.count('n', { authors: [k.pk] }), 1, 'COUNT does not count expired events');
 });
