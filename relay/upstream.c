@@ -54,6 +54,7 @@ typedef struct upstream_link {
     bool cu_done;
     uint64_t next_connect_ms, backoff_ms, last_save_ms;
     uint64_t received, submitted;
+    uint32_t failures;       /* connection attempts failed in a row (logged once) */
 } upstream_link;
 
 struct upstream_set {
@@ -217,7 +218,9 @@ static void on_message(upstream_link *l, const char *buf, size_t len) {
 }
 
 static void link_closed(upstream_link *l, const char *why) {
-    if (l->open || l->wsi) log_info("upstream %s: disconnected (%s)", l->url, why);
+    if (l->open) log_info("upstream %s: disconnected (%s)", l->url, why);
+    else if (l->failures++ == 0) log_warn("upstream %s: cannot connect (%s), retrying", l->url, why);
+    else log_debug("upstream %s: cannot connect (%s)", l->url, why);
     l->wsi = NULL;
     l->open = false;
     clear_queue(l);
@@ -239,6 +242,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (!current) return -1;
         l->open = true;
+        l->failures = 0;
         on_open(l);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
