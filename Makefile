@@ -27,11 +27,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 BUILD    ?= build
 BIN      ?= g1relay
+SAN_BIN  ?= $(BUILD)/g1relay-san
 OBJS     := $(LIB_SRCS:%.c=$(BUILD)/opt/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/unit/%)
 
-.PHONY: all run test check e2e fuzz bench bootstrap clean tools
+.PHONY: all run test check e2e fuzz bench bootstrap clean tools g1relay-san
 
 all: $(BIN) tools
 
@@ -54,8 +55,10 @@ $(BUILD)/libg1relay-san.a: $(SAN_OBJS)
 $(BIN): relay/main.c $(BUILD)/libg1relay.a $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(OPT) $(INCS) relay/main.c $(BUILD)/libg1relay.a $(LIBS) -o $@
 
-# The same binary built with sanitizers, used by the e2e tests when SAN=1.
-g1relay-san: relay/main.c $(BUILD)/libg1relay-san.a $(HDRS)
+# The same binary built with sanitizers (run e2e against it with
+# G1RELAY_BIN=$(SAN_BIN) G1_E2E_TIME_FACTOR=3 scripts/run-e2e-tests.sh).
+g1relay-san: $(SAN_BIN)
+$(SAN_BIN): relay/main.c $(BUILD)/libg1relay-san.a $(HDRS)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(INCS) relay/main.c $(BUILD)/libg1relay-san.a $(LIBS) -o $@
 
 $(BUILD)/san/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libg1relay-san.a
