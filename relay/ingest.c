@@ -35,17 +35,16 @@ static void policy_done(void *vjob, plugin_verdict verdict, const char *msg) {
     write_job *wj = vjob;
     relay_ctx *ctx = policy_ctx;
     bool ephemeral = event_kind_class(wj->ev.kind) == EVENT_CLASS_EPHEMERAL;
-    if (verdict == PLUGIN_ACCEPT && !ephemeral && !atomic_load(&ctx->stopping)) {
+    if (verdict == PLUGIN_ACCEPT && !ephemeral) {
+        /* the writer outlives the policy runner (cmd_run stops them in that order) */
         writer_submit(ctx->writer, wj);
         return;
     }
     char id_hex[65];
     hex_encode(wj->ev.id, 32, id_hex);
-    if (verdict == PLUGIN_ACCEPT && ephemeral) { /* never stored: answer and deliver now */
+    if (verdict == PLUGIN_ACCEPT) { /* ephemeral: never stored, answer and deliver now */
         sub_broadcast(ctx->subs, ctx->conns, &wj->ev);
         conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
-    } else if (verdict == PLUGIN_ACCEPT) {
-        conn_send_ok(ctx->conns, wj->conn, id_hex, false, "error: the relay is shutting down");
     } else if (verdict == PLUGIN_SHADOW_REJECT) conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
     else conn_send_ok(ctx->conns, wj->conn, id_hex, false, msg && msg[0] ? msg : "blocked: refused by the write policy");
     conn_done_queued(ctx->conns, wj->conn, 1, 0);
