@@ -4,6 +4,7 @@
 #   make run        bootstrap, build, run with ./g1relay.conf (or defaults) and ./data
 #   make test       bootstrap, build, unit tests under ASan+UBSan, then e2e tests
 #   make check      unit tests under ASan+UBSan only
+#   make e2e-san    the relay's protocol e2e suites against the ASan+UBSan binary
 #   make fuzz       libFuzzer target for the message parser (FUZZ_SECONDS=600)
 #   make bench      benchmarks: relay, plugins, settlement (figures on stdout; see docs/BENCHMARKS.md)
 #
@@ -32,7 +33,7 @@ OBJS     := $(LIB_SRCS:%.c=$(BUILD)/opt/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/unit/%)
 
-.PHONY: all run test check e2e fuzz bench bootstrap clean tools g1relay-san
+.PHONY: all run test check e2e e2e-san fuzz bench bootstrap clean tools g1relay-san
 
 all: $(BIN) tools
 
@@ -86,10 +87,18 @@ run: bootstrap
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN) run $(if $(wildcard g1relay.conf),--config g1relay.conf) --data ./data
 
+# The relay's network-facing suites again against the ASan+UBSan binary: any
+# sanitizer report or unclean exit of the relay fails the test file.
+E2E_SAN_FILES := $(wildcard tests/e2e/relay_*.test.mjs) tests/e2e/plugins.test.mjs
+e2e-san: $(SAN_BIN)
+	@G1RELAY_BIN=$(abspath $(SAN_BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools G1_E2E_TIME_FACTOR=3 \
+	    scripts/run-e2e-tests.sh $(E2E_SAN_FILES)
+
 test: bootstrap
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-san
 
 FUZZ_SECONDS ?= 600
 fuzz:
