@@ -263,7 +263,7 @@ bool conn_send_notice(conn_table *t, conn_id id, const char *text) {
     n = 10;
     n += json_write_string(b->data + n, b->len - n, text, tl);
     b->data[n++] = ']';
-    b->len = n;
+    msgbuf_set_len(b, n);
     return conn_send(t, id, NULL, b, false);
 }
 
@@ -275,7 +275,7 @@ bool conn_send_ok(conn_table *t, conn_id id, const char *id_hex, bool ok, const 
     size_t len = (size_t)n;
     len += json_write_string(b->data + len, b->len - len, msg, ml);
     b->data[len++] = ']';
-    b->len = len;
+    msgbuf_set_len(b, len);
     return conn_send(t, id, NULL, b, false);
 }
 
@@ -290,7 +290,7 @@ bool conn_send_closed(conn_table *t, conn_id id, const char *subid, size_t subid
     b->data[len++] = ',';
     len += json_write_string(b->data + len, b->len - len, msg, ml);
     b->data[len++] = ']';
-    b->len = len;
+    msgbuf_set_len(b, len);
     return conn_send(t, id, NULL, b, false);
 }
 

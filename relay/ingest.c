@@ -219,7 +219,7 @@ static void send_eose(relay_ctx *ctx, sub *s) {
     memcpy(b->data, "[\"EOSE\",", 8);
     n += json_write_string(b->data + n, b->len - n, s->msg->subid, s->msg->subid_len);
     b->data[n++] = ']';
-    b->len = n;
+    msgbuf_set_len(b, n);
     conn_send(ctx->conns, s->conn, NULL, b, false);
 }
 
@@ -319,7 +319,7 @@ static void handle_count(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
     memcpy(b->data, "[\"COUNT\",", 9);
     n += json_write_string(b->data + n, b->len - n, m->subid, m->subid_len);
     n += (size_t)snprintf(b->data + n, b->len - n, ",{\"count\":%llu}]", (unsigned long long)count);
-    b->len = n;
+    msgbuf_set_len(b, n);
     conn_send(ctx->conns, id, NULL, b, false);
 }
 

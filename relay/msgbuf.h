@@ -23,4 +23,9 @@ static inline msgbuf *msgbuf_ref(msgbuf *b) {
     return b;
 }
 void msgbuf_unref(msgbuf *b);
+/* Shrinks a buffer filled with fewer bytes than allocated (keeps the NUL). */
+static inline void msgbuf_set_len(msgbuf *b, size_t len) {
+    b->len = len;
+    b->data[len] = 0;
+}
 #endif

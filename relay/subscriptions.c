@@ -23,7 +23,7 @@ sub *sub_new(conn_id owner, client_message *msg) {
     n = 9;
     n += json_write_string(s->event_prefix->data + n, cap - n, msg->subid, msg->subid_len);
     s->event_prefix->data[n++] = ',';
-    s->event_prefix->len = n;
+    msgbuf_set_len(s->event_prefix, n);
     return s;
 }
 
