@@ -4,6 +4,7 @@
 #include "hex.h"
 #include "keystore.h"
 #include "log.h"
+#include "engine.h"
 #include "outbox.h"
 #include "relay_ctx.h"
 #include "ss58.h"
@@ -304,6 +305,7 @@ static void publish_round(publish_item *items) {
     MDB_txn *txn;
     if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0) return;
     size_t n = 0;
+    bool new_intents = false;
     uint64_t now = now_ms();
     for (int pass = 0; pass < 2 && n < PUBLISH_BATCH; pass++) {
         MDB_cursor *cur;
@@ -318,6 +320,7 @@ static void publish_round(publish_item *items) {
             it->use_info = false;
             if (pass == 0) {
                 it->st = (settle_status)it->rec.status;
+                if (it->st == SETTLE_PENDING && it->rec.published == SETTLE_NONE) new_intents = true;
             } else {
                 MDB_val ok = {32, it->d}, ov;
                 if (mdb_get(txn, svc.dbs.outq, &ok, &ov) == 0) continue; /* handled in pass 0 */
@@ -337,6 +340,7 @@ static void publish_round(publish_item *items) {
         mdb_cursor_close(cur);
     }
     mdb_txn_abort(txn);
+    if (new_intents) engine_wake_running(); /* committed intents: pay them now, not at the next poll */
     int64_t wall = (int64_t)time(NULL);
     for (size_t i = 0; i < n; i++) {
         publish_item *it = &items[i];
