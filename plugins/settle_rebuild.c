@@ -38,6 +38,8 @@ static bool all_events_held(MDB_txn *txn, const settle_record *r) {
     return true;
 }
 
+static int cmp_entry(const void *a, const void *b) { return memcmp(a, b, 32); }
+
 static bool dir_empty_or_absent(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return true;
@@ -121,6 +123,7 @@ int settle_rebuild_compare(const char *data_dir, const char *work_dir, const con
         n++;
     }
     mdb_cursor_close(cur);
+    if (n) qsort(entries, n, sizeof *entries, cmp_entry); /* (already in key order; kept explicit) */
     MDB_dbi derived[] = {db->settle, db->outq, db->active, db->reacted, db->daily, db->req_by_order, db->auth_by_req};
     for (size_t i = 0; i < sizeof derived / sizeof derived[0]; i++)
         if ((rc = mdb_drop(txn, derived[i], 0)) != 0) goto fail;
@@ -164,8 +167,7 @@ int settle_rebuild_compare(const char *data_dir, const char *work_dir, const con
         rebuilt++;
         settle_record r;
         memcpy(&r, v.mv_data, sizeof r);
-        bool found = false;
-        for (size_t i = 0; i < n && !found; i++) found = memcmp(entries[i].d, k.mv_data, 32) == 0;
+        bool found = n && bsearch(k.mv_data, entries, n, sizeof *entries, cmp_entry) != NULL;
         hex_encode(k.mv_data, 32, dhex);
         if (!found) {
             fprintf(out, "differ %s: rebuilt %s, absent live\n", dhex, settle_status_name(r.status));
