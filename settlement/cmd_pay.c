@@ -2,6 +2,7 @@
  * state, settling them itself unless a running relay already does) and
  * `g1relay settlements` (list the outbox). */
 #include "cli.h"
+#include "settle.h"
 #include "engine.h"
 #include "g1keys.h"
 #include "hex.h"
@@ -14,6 +15,8 @@
 #include "store.h"
 #include <libwebsockets.h>
 #include <sodium.h>
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,16 +51,23 @@ static const char pay_help[] =
     CLI_COMMON_HELP;
 
 static const char settlements_help[] =
-    "usage: g1relay settlements [--status STATE] [--key KEY] [OPTIONS]\n\n"
+    "usage: g1relay settlements [--status STATE] [--key KEY] [OPTIONS]\n"
+    "       g1relay settlements --rebuild [--work DIR] [OPTIONS]\n\n"
     "Lists the payment intents of the outbox, one line each:\n"
     "  KEY STATE AMOUNT FROM TO [tx=0x..] [block=N:0x..] [reason=WORD] created=MS updated=MS\n"
     "STATE is pending, signed, submitted, included, finalized, failed or cancelled.\n\n"
     "  --status STATE      only intents in this state\n"
     "  --key KEY           only this intent\n"
+    "  --rebuild           prove the settlement state can be rebuilt from the event log:\n"
+    "                      copy the database, replay every stored event into fresh state\n"
+    "                      and compare with the live state (exit 0 agree, 1 differ).\n"
+    "                      Use the same money settings as `run` (zen_centimes, limits).\n"
+    "  --work DIR          where the copy goes (must not exist or be empty; default a\n"
+    "                      temporary directory, removed afterwards)\n"
     CLI_COMMON_HELP;
 
 enum { OPT_FROM = CLI_OPT_FIRST_FREE, OPT_TO, OPT_AMOUNT, OPT_KEY, OPT_MEMO, OPT_FILE, OPT_NODE, OPT_TIMEOUT,
-       OPT_PASSFILE, OPT_STATUS };
+       OPT_PASSFILE, OPT_STATUS, OPT_REBUILD, OPT_WORK };
 
 typedef struct {
     char key[OUTBOX_MAX_KEY + 1];
@@ -318,28 +328,55 @@ static int list_one(void *ctx, const outbox_intent *it) {
     return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb; (void)type; (void)ftw;
+    return remove(path);
+}
+
+/* --rebuild: replays the log into a copy (settle_rebuild_compare) and reports. */
+static int rebuild_from_log(const config *cfg, const char *work) {
+    char tmp[] = "/tmp/g1relay-rebuild-XXXXXX", err[512];
+    bool temporary = !work;
+    if (temporary && !(work = mkdtemp(tmp))) return cli_fail("settlements", "mkdtemp: %s", strerror(errno));
+    int rc = settle_rebuild_compare(config_str(cfg, NULL, "data_dir", "./data"), work, cfg, stdout, err, sizeof err);
+    if (temporary) nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc < 0) return cli_fail("settlements", "rebuild: %s", err);
+    return rc;
+}
+
 int cmd_settlements(int argc, char **argv) {
     static const struct option options[] = {
         {"status", required_argument, 0, OPT_STATUS}, {"key", required_argument, 0, OPT_KEY},
+        {"rebuild", no_argument, 0, OPT_REBUILD}, {"work", required_argument, 0, OPT_WORK},
         CLI_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
     cli_common common;
     cli_common_init(&common);
-    const char *status = NULL, *key = NULL;
+    const char *status = NULL, *key = NULL, *work = NULL;
+    bool rebuild = false;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_STATUS: status = optarg; break;
         case OPT_KEY: key = optarg; break;
+        case OPT_REBUILD: rebuild = true; break;
+        case OPT_WORK: work = optarg; break;
         default:
             if (!cli_handle_common(&common, opt, optarg)) { cli_common_free(&common); return cli_usage_error("settlements", "bad option"); }
         }
     }
     if (common.help) { fputs(settlements_help, stdout); cli_common_free(&common); return 0; }
     if (optind < argc) { cli_common_free(&common); return cli_usage_error("settlements", "unexpected argument %s", argv[optind]); }
+    if (work && !rebuild) { cli_common_free(&common); return cli_usage_error("settlements", "--work goes with --rebuild"); }
+    if (rebuild && (status || key)) { cli_common_free(&common); return cli_usage_error("settlements", "--rebuild takes no --status or --key"); }
     config *cfg = cli_load_config(&common);
     cli_common_free(&common);
     if (!cfg) return 1;
+    if (rebuild) {
+        int rb = rebuild_from_log(cfg, work);
+        config_free(cfg);
+        return rb;
+    }
     int state_filter = -1, rc;
     if (status && (state_filter = outbox_state_parse(status)) < 0) {
         config_free(cfg);

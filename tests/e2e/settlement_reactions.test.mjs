@@ -221,5 +221,11 @@ test('settlement state is rebuilt from the event log (station rebuild on a copy)
   const m = /(\d+) live settlements, (\d+) rebuilt, (\d+) agree/.exec(out);
   assert.ok(m && Number(m[1]) > 20 && Number(m[3]) > 20, out);
   assert.match(out, /explained [0-9a-f]{64}: payee address changed/); // the replaced kind 0 above
+  // the same proof through the issue's interface: `g1relay settlements --rebuild` (temporary copy)
+  let out2;
+  try { out2 = g1(['settlements', '--rebuild', '--set', 'daily_limit_centimes=1000000'], st.data); } catch (e) { out2 = e.stdout + e.stderr; }
+  assert.match(out2, /0 differ, 0 without intent/);
+  const m2 = /(\d+) live settlements, (\d+) rebuilt, (\d+) agree/.exec(out2);
+  assert.ok(m2 && m2[1] === m[1] && m2[3] === m[3], out2);
   await st.relay.restart();
 });
