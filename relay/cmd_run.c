@@ -28,6 +28,8 @@ enum {
     OPT_WRITE_POLICY,
     OPT_FILTER_DIR,
     OPT_UPSTREAM,
+    OPT_G1_NODE,
+    OPT_PASSPHRASE_FILE,
 };
 
 static const char run_help[] =
@@ -41,7 +43,11 @@ static const char run_help[] =
     "                         (config write_policy)\n"
     "  --filter-dir DIR       NIP-101 directory of executable <kind>.sh filters\n"
     "                         (config filter_dir)\n"
-    "  --upstream URL         trusted relay to follow (repeatable; config upstreams)\n" CLI_COMMON_HELP
+    "  --upstream URL         trusted relay to follow (repeatable; config upstreams)\n"
+    "  --g1-node URL          Duniter v2s RPC endpoint, http:// or ws:// (repeatable, tried\n"
+    "                         in order with failover; config g1_nodes)\n"
+    "  --passphrase-file FILE keystore passphrase (config passphrase_file; else the\n"
+    "                         G1RELAY_PASSPHRASE environment variable)\n" CLI_COMMON_HELP
     "\nUseful configuration keys (set in the file or with --set KEY=VALUE):\n"
     "  worker_threads, write_batch_max, max_connections, map_size_mb,\n"
     "  max_message_length, max_subscriptions, max_filters, max_limit, default_limit,\n"
@@ -49,6 +55,9 @@ static const char run_help[] =
     "  min_pow_difficulty, created_at_lower_limit, created_at_upper_limit,\n"
     "  auth_required, relay_url, relay_name, relay_description, relay_contact,\n"
     "  relay_pubkey, relay_icon, plugins.\n"
+    "Settlement (docs/SETTLEMENT.md): settlement = true adds the reactions and orders\n"
+    "plugins (unless `plugins` lists them already) and starts the payment engine;\n"
+    "it needs g1_nodes and the keystore passphrase.\n"
     "`g1relay config --defaults` documents every key with its default.\n";
 
 static relay_ctx *g_run_ctx;
@@ -87,6 +96,20 @@ static int set_override(cli_common *cc, const char *key, const char *value) {
     return 0;
 }
 
+/* settlement = true: the reactions and orders plugins join the chain (after the
+ * configured ones) unless `plugins` names them already, in the order chosen. */
+static int add_settlement_plugins(config *cfg) {
+    static const char *const settlement_plugins[] = {"reactions", "orders"};
+    for (size_t i = 0; i < sizeof settlement_plugins / sizeof settlement_plugins[0]; i++) {
+        const char *const *items;
+        size_t n = config_list(cfg, NULL, "plugins", &items);
+        bool listed = false;
+        for (size_t j = 0; j < n; j++) listed |= strcmp(items[j], settlement_plugins[i]) == 0;
+        if (!listed && config_list_append(cfg, NULL, "plugins", settlement_plugins[i]) < 0) return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         CLI_COMMON_LONG_OPTIONS,
@@ -95,6 +118,8 @@ int cmd_run(int argc, char **argv) {
         {"write-policy", required_argument, 0, OPT_WRITE_POLICY},
         {"filter-dir", required_argument, 0, OPT_FILTER_DIR},
         {"upstream", required_argument, 0, OPT_UPSTREAM},
+        {"g1-node", required_argument, 0, OPT_G1_NODE},
+        {"passphrase-file", required_argument, 0, OPT_PASSPHRASE_FILE},
         {0, 0, 0, 0},
     };
     cli_common cc;
@@ -126,6 +151,12 @@ int cmd_run(int argc, char **argv) {
         case OPT_UPSTREAM:
             if (config_list_append(cc.overrides, NULL, "upstreams", optarg) < 0) goto usage;
             break;
+        case OPT_G1_NODE:
+            if (config_list_append(cc.overrides, NULL, "g1_nodes", optarg) < 0) goto usage;
+            break;
+        case OPT_PASSPHRASE_FILE:
+            if (set_override(&cc, "passphrase_file", optarg) < 0) goto usage;
+            break;
         default:
             cli_common_free(&cc);
             return cli_usage_error("run", "unknown option");
@@ -144,6 +175,10 @@ int cmd_run(int argc, char **argv) {
     config *cfg = cli_load_config(&cc);
     cli_common_free(&cc);
     if (!cfg) return 1;
+    if (config_bool(cfg, NULL, "settlement", false) && add_settlement_plugins(cfg) < 0) {
+        config_free(cfg);
+        return cli_fail("run", "out of memory");
+    }
 
     relay_ctx ctx;
     memset(&ctx, 0, sizeof ctx);

@@ -55,7 +55,7 @@ const config_key_doc config_known_keys[] = {
     {"zen_centimes", CONFIG_INT, "10", "centimes in one Zen"},
     {"max_zen_per_reaction", CONFIG_INT, "1000", "cap on the Zen one reaction pays"},
     {"daily_limit_centimes", CONFIG_INT, "10000", "most one payer pays through reactions in 24 h"},
-    {"settlement", CONFIG_BOOL, "false", "turn reactions and orders into G1 payments"},
+    {"settlement", CONFIG_BOOL, "false", "turn reactions and orders into G1 payments: adds the reactions and orders plugins and starts the payment engine (needs g1_nodes and the keystore passphrase)"},
     {"batch_window_ms", CONFIG_INT, "2000", "time intents from one wallet wait to be batched"},
     {"batch_max", CONFIG_INT, "50", "most transfers in one batch_all extrinsic"},
     {"era_period", CONFIG_INT, "64", "mortal era period in blocks (power of two, 4..2048)"},
