@@ -39,8 +39,12 @@ int settle_intent_get(MDB_txn *txn, const uint8_t key[32], settle_intent_info *i
     if (rc) return rc;
     memset(info, 0, sizeof *info);
     switch (it.state) {
-    case OUTBOX_PENDING:
-    case OUTBOX_SIGNED: info->status = SETTLE_PENDING; break;
+    case OUTBOX_PENDING: info->status = SETTLE_PENDING; break;
+    /* "submitted" in PROTOCOL.md's sense starts at the durable signed record: from
+     * that commit on the engine may send the bytes at any moment (and after a crash
+     * cannot prove it did not), so a deletion no longer cancels (outbox_cancel only
+     * takes pending intents). The receipt says so at once, with the tx hash. */
+    case OUTBOX_SIGNED:
     case OUTBOX_SUBMITTED: info->status = SETTLE_SUBMITTED; break;
     case OUTBOX_INCLUDED: info->status = SETTLE_INCLUDED; break;
     case OUTBOX_FINALIZED: info->status = SETTLE_FINALIZED; break;
@@ -49,7 +53,10 @@ int settle_intent_get(MDB_txn *txn, const uint8_t key[32], settle_intent_info *i
     default: info->status = SETTLE_PENDING; break;
     }
     snprintf(info->reason, sizeof info->reason, "%s", it.reason);
-    if (info->status != SETTLE_PENDING && info->status != SETTLE_CANCELLED) {
+    static const uint8_t zero[32];
+    /* a tx only once an extrinsic was signed for it (an intent failed before
+     * signing, e.g. no-wallet, names none) */
+    if (info->status != SETTLE_PENDING && info->status != SETTLE_CANCELLED && memcmp(it.tx_hash, zero, 32) != 0) {
         info->has_tx = true;
         memcpy(info->tx, it.tx_hash, 32);
     }

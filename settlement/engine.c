@@ -507,7 +507,20 @@ static int sign_cb(void *ctx, const uint8_t *msg, size_t len, uint8_t sig[64]) {
 static void build_for_wallet(engine *e, const wallet_work *w) {
     char err[300];
     uint8_t account[32];
-    if (keystore_find(e->ks, w->wallet, account) < 0) { fail_wallet(e, w->wallet, "no-wallet"); return; }
+    if (keystore_find(e->ks, w->wallet, account) < 0) {
+        /* The plugins reload their own keystore instance on another schedule and may
+         * have accepted a payer whose wallet was created (`g1relay wallet create`)
+         * since this engine last looked: read the file again before failing. A
+         * keystore that cannot be read fails nothing (tried again next round). */
+        bool changed = false;
+        char kerr[200];
+        if (keystore_reload(e->ks, &changed, kerr, sizeof kerr) < 0) {
+            log_warn("settlement: keystore: %s", kerr);
+            return;
+        }
+        e->last_keystore_reload_ms = mono_ms();
+        if (keystore_find(e->ks, w->wallet, account) < 0) { fail_wallet(e, w->wallet, "no-wallet"); return; }
+    }
     char address[SS58_ADDRESS_MAX];
     if (ss58_encode(account, e->ss58_prefix, address, sizeof address) < 0) return;
 
