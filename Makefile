@@ -5,7 +5,8 @@
 #   make test       bootstrap, build, unit tests under ASan+UBSan, then e2e tests
 #   make check      unit tests under ASan+UBSan only
 #   make e2e-san    the relay's protocol e2e suites against the ASan+UBSan binary
-#   make fuzz       libFuzzer target for the message parser (FUZZ_SECONDS=600)
+#   make fuzz       libFuzzer target for the message parser (FUZZ_SECONDS=600); also builds
+#                   the metadata fuzzer, run with FUZZ_METADATA_SECONDS=N
 #   make bench      benchmarks: relay, plugins, settlement (figures on stdout; see docs/BENCHMARKS.md)
 #
 # Sources are found by wildcard: every .c under relay/ plugins/ settlement/ ipfs/
@@ -101,12 +102,17 @@ test: bootstrap
 	@$(MAKE) --no-print-directory e2e-san
 
 FUZZ_SECONDS ?= 600
+FUZZ_METADATA_SECONDS ?= 0
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) tests/fuzz/fuzz_message.c $(LIB_SRCS) $(LIBS) -o $(BUILD)/fuzz/fuzz_message
 	@mkdir -p $(BUILD)/fuzz/corpus
 	cp -n tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/ 2>/dev/null || true
 	$(BUILD)/fuzz/fuzz_message -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/fuzz/corpus
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) tests/fuzz/fuzz_metadata.c $(LIB_SRCS) $(LIBS) -o $(BUILD)/fuzz/fuzz_metadata
+	@mkdir -p $(BUILD)/fuzz/metadata_corpus
+	cp -n $${G1_SHARED:-/work/shared}/g1/*.scale $(BUILD)/fuzz/metadata_corpus/ 2>/dev/null || true
+	if [ "$(FUZZ_METADATA_SECONDS)" -gt 0 ]; then $(BUILD)/fuzz/fuzz_metadata -max_total_time=$(FUZZ_METADATA_SECONDS) -max_len=200000 -timeout=10 $(BUILD)/fuzz/metadata_corpus; fi
 
 bench: bootstrap
 	@$(MAKE) --no-print-directory all

@@ -767,19 +767,43 @@ bool metadata_supports_extrinsic_version(const metadata *md, uint8_t v) {
     return false;
 }
 
-static bool md_type_is_empty_depth(const metadata *md, uint32_t type_id, int depth) {
-    metadata_type_info info;
-    if (depth > 8 || metadata_type(md, type_id, &info) < 0) return false;
-    if (info.kind == MD_ARRAY) return info.array_len == 0 || md_type_is_empty_depth(md, info.inner, depth + 1);
-    if (info.kind != MD_COMPOSITE && info.kind != MD_TUPLE) return false;
-    for (size_t i = 0; i < info.field_count; i++) {
-        uint32_t f;
-        if (metadata_type_field(md, type_id, i, &f) < 0 || !md_type_is_empty_depth(md, f, depth + 1)) return false;
+/* Empty-type test. Each type is decided once (memo: 0 unknown, 1 in progress,
+ * 2 empty, 3 not empty) and its members are read in one pass, so hostile
+ * metadata (wide tuples, many paths to the same type) costs at most one visit
+ * per type and member. Nesting deeper than 8 and cycles count as not empty. */
+static bool md_type_is_empty_memo(const metadata *md, uint32_t type_id, int depth, uint8_t *memo) {
+    if (type_id >= md->type_count || depth > 8) return false;
+    if (memo[type_id] != 0) return memo[type_id] == 2;
+    memo[type_id] = 1;
+    const md_type *t = &md->types[type_id];
+    scale_reader r;
+    md_reader_at(md, &r, t->def_offset);
+    bool empty = false;
+    if (t->kind == MD_ARRAY) {
+        uint32_t n, inner;
+        empty = scale_read_u32(&r, &n) && md_type_id(&r, &inner) &&
+                (n == 0 || md_type_is_empty_memo(md, inner, depth + 1, memo));
+    } else if (t->kind == MD_COMPOSITE || t->kind == MD_TUPLE) {
+        size_t n;
+        empty = scale_read_length(&r, 1, MD_MAX_ITEMS, &n);
+        for (size_t i = 0; empty && i < n; i++) {
+            uint32_t f;
+            bool ok = t->kind == MD_TUPLE ? md_type_id(&r, &f) : md_skip_field(&r, &f);
+            empty = ok && md_type_is_empty_memo(md, f, depth + 1, memo);
+        }
     }
-    return true;
+    memo[type_id] = empty ? 2 : 3;
+    return empty;
 }
 
-bool metadata_type_is_empty(const metadata *md, uint32_t type_id) { return md_type_is_empty_depth(md, type_id, 0); }
+bool metadata_type_is_empty(const metadata *md, uint32_t type_id) {
+    if (type_id >= md->type_count) return false;
+    uint8_t *memo = calloc(md->type_count, 1);
+    if (!memo) return false;
+    bool empty = md_type_is_empty_memo(md, type_id, 0, memo);
+    free(memo);
+    return empty;
+}
 
 /* ---- storage entries, pallets by index, names (for reading chain state) ---- */
 

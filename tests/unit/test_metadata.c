@@ -6,6 +6,9 @@
 #include "metadata.h"
 #include "hex.h"
 #include <stdint.h>
+#include "scale.h"
+#include <signal.h>
+#include <unistd.h>
 
 static uint8_t *read_all(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -172,7 +175,108 @@ static void test_mutations(const char *file) {
     free(raw);
 }
 
+
+/* Minimal V14 metadata: types are tuples (member type ids given per type, or a
+ * u8 primitive for kind 'p'), no pallets, one signed extension whose extra type
+ * is type 0. */
+static metadata *tiny_v14(size_t ntypes, const size_t *members, const uint32_t *const *ids, const char *kinds) {
+    scale_buf b;
+    scale_buf_init(&b);
+    scale_put_raw(&b, "meta", 4);
+    scale_put_u8(&b, 14);
+    scale_put_compact(&b, ntypes);
+    for (size_t t = 0; t < ntypes; t++) {
+        scale_put_compact(&b, t);
+        scale_put_compact(&b, 0); /* path */
+        scale_put_compact(&b, 0); /* params */
+        if (kinds && kinds[t] == 'p') {
+            scale_put_u8(&b, 5); /* primitive */
+            scale_put_u8(&b, 3); /* u8 */
+        } else {
+            scale_put_u8(&b, 4); /* tuple */
+            scale_put_compact(&b, members[t]);
+            for (size_t i = 0; i < members[t]; i++) scale_put_compact(&b, ids[t][i]);
+        }
+        scale_put_compact(&b, 0); /* docs */
+    }
+    scale_put_compact(&b, 0);          /* pallets */
+    scale_put_compact(&b, 0);          /* extrinsic type */
+    scale_put_u8(&b, 4);               /* extrinsic version */
+    scale_put_compact(&b, 1);          /* one signed extension */
+    scale_put_bytes(&b, "CheckWeight", 11);
+    scale_put_compact(&b, 0);
+    scale_put_compact(&b, 0);
+    scale_put_compact(&b, 0);          /* runtime type */
+    char err[256] = "";
+    metadata *md = b.failed ? NULL : metadata_parse(b.data, b.len, err, sizeof err);
+    if (!md) printf("tiny metadata refused: %s\n", err);
+    scale_buf_free(&b);
+    return md;
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "FAIL: metadata_type_is_empty did not return within 20 s (unbounded walk)\n";
+    ssize_t w = write(1, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+/* Empty-type detection is right on small shapes and bounded on hostile ones: a
+ * chain of 9 tuples of 64 members each naming the next is 64^8 paths to empty
+ * leaves, and one tuple of 300000 empty members must not cost 300000^2 reads. */
+static void test_type_is_empty_bounded(void) {
+    uint32_t none[1] = {0}, two_empty[2] = {1, 1}, with_u8[2] = {1, 3};
+    const uint32_t *ids_a[] = {two_empty, none, with_u8, none};
+    size_t mem_a[] = {2, 0, 2, 0};
+    metadata *md = tiny_v14(4, mem_a, ids_a, "ttt" "p");
+    CHECK(md != NULL);
+    if (md) {
+        CHECK(metadata_type_is_empty(md, 0));  /* (( ), ( )) */
+        CHECK(metadata_type_is_empty(md, 1));  /* ( ) */
+        CHECK(!metadata_type_is_empty(md, 2)); /* (( ), u8) */
+        CHECK(!metadata_type_is_empty(md, 3)); /* u8 */
+        metadata_free(md);
+    }
+    enum { LEVELS = 9, WIDTH = 64 };
+    static uint32_t next[LEVELS][WIDTH];
+    const uint32_t *ids[LEVELS];
+    size_t mem[LEVELS];
+    for (size_t t = 0; t < LEVELS; t++) {
+        for (size_t i = 0; i < WIDTH; i++) next[t][i] = (uint32_t)(t + 1);
+        ids[t] = next[t];
+        mem[t] = t + 1 < LEVELS ? WIDTH : 0;
+    }
+    md = tiny_v14(LEVELS, mem, ids, NULL);
+    CHECK(md != NULL);
+    if (md) {
+        signal(SIGALRM, on_alarm);
+        alarm(20);
+        CHECK(metadata_type_is_empty(md, 0));
+        CHECK(metadata_type_is_empty(md, LEVELS - 1));
+        alarm(0);
+        metadata_free(md);
+    }
+    enum { WIDE = 300000 };
+    uint32_t *wide = calloc(WIDE, sizeof *wide);
+    CHECK(wide != NULL);
+    if (!wide) return;
+    for (size_t i = 0; i < WIDE; i++) wide[i] = 1;
+    const uint32_t *ids_w[] = {wide, none};
+    size_t mem_w[] = {WIDE, 0};
+    md = tiny_v14(2, mem_w, ids_w, NULL);
+    CHECK(md != NULL);
+    if (md) {
+        alarm(20);
+        CHECK(metadata_type_is_empty(md, 0));
+        alarm(0);
+        metadata_free(md);
+    }
+    free(wide);
+}
+
 UNIT_MAIN({
+    test_type_is_empty_bounded();
     test_mutations("g1_metadata.scale");
     test_file("g1_metadata.scale", 4450);
     test_file("gdev_metadata.scale", 42);
