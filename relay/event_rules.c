@@ -2,13 +2,15 @@
 #include "event_rules.h"
 #include <stdio.h>
 
+/* created_at is in [0, INT64_MAX] (event parser) and now >= 0, so the
+ * differences below cannot overflow whatever the configured limits are. */
 bool event_rules_check(const relay_limits *lim, const event *ev, int64_t now, char *msg, size_t msglen) {
-    if (lim->created_at_lower_limit > 0 && ev->created_at < now - lim->created_at_lower_limit) {
+    if (lim->created_at_lower_limit > 0 && ev->created_at < now && now - ev->created_at > lim->created_at_lower_limit) {
         snprintf(msg, msglen, "invalid: created_at is more than %lld seconds in the past",
                  (long long)lim->created_at_lower_limit);
         return false;
     }
-    if (lim->created_at_upper_limit > 0 && ev->created_at > now + lim->created_at_upper_limit) {
+    if (lim->created_at_upper_limit > 0 && ev->created_at > now && ev->created_at - now > lim->created_at_upper_limit) {
         snprintf(msg, msglen, "invalid: created_at is more than %lld seconds in the future",
                  (long long)lim->created_at_upper_limit);
         return false;

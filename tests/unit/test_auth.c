@@ -90,4 +90,33 @@ static void test_rules(void) {
     event_free(&ev);
 }
 
-UNIT_MAIN(test_auth(); test_rules())
+/* The config accepts any non-negative created_at limit up to LLONG_MAX (a way
+ * to say "no limit"): the window check must not overflow (UBSan aborts this
+ * test) nor wrap around and refuse every event. */
+static void test_rules_huge_limits(void) {
+    relay_limits lim;
+    memset(&lim, 0, sizeof lim);
+    lim.created_at_lower_limit = INT64_MAX;
+    lim.created_at_upper_limit = INT64_MAX;
+    int64_t now = 1700000000;
+    char msg[256] = "";
+    event ev;
+    CHECK_EQ_INT(event_build_signed(&ev, seckey, now, 1, NULL, 0, "hi", 2), 0);
+    CHECK(event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    ev.created_at = 0;
+    CHECK(event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    ev.created_at = INT64_MAX;
+    CHECK(event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    lim.created_at_upper_limit = INT64_MAX - now; /* exactly at the limit: still accepted */
+    CHECK(event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    lim.created_at_upper_limit = INT64_MAX - now - 1;
+    CHECK(!event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    lim.created_at_lower_limit = now; /* created_at 0 is exactly now seconds old */
+    ev.created_at = 0;
+    CHECK(event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    lim.created_at_lower_limit = now - 1;
+    CHECK(!event_rules_check(&lim, &ev, now, msg, sizeof msg));
+    event_free(&ev);
+}
+
+UNIT_MAIN(test_auth(); test_rules(); test_rules_huge_limits())
