@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "hex.h"
+#include "json.h"
 
 typedef struct {
     char *buf;
@@ -102,6 +103,32 @@ char *policy_input_line(const event *ev, const plugin_source *src, size_t *len_o
 static const char *const nip01_prefixes[] = {"duplicate:", "pow:", "blocked:", "rate-limited:", "invalid:",
                                              "restricted:", "auth-required:", "error:", "mute:", NULL};
 
+/* Copies text[0..n) to out[o..limit): control characters become spaces, bytes
+ * that are not valid UTF-8 become '?' (a WebSocket text frame must be UTF-8,
+ * and logs must not receive terminal escapes); a sequence is never split.
+ * Returns the new end; the caller writes the NUL. */
+static size_t put_clean_text(char *out, size_t o, size_t limit, const char *text, size_t n) {
+    for (size_t i = 0; i < n && o < limit;) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x80) {
+            out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+            i++;
+            continue;
+        }
+        size_t k = json_utf8_seq(text + i, n - i);
+        if (k == 0) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        if (o + k > limit) break;
+        memcpy(out + o, text + i, k);
+        o += k;
+        i += k;
+    }
+    return o;
+}
+
 void policy_client_msg(const char *raw, size_t raw_len, const char *fallback, char *out, size_t outlen) {
     if (!outlen) return;
     out[0] = 0;
@@ -123,14 +150,7 @@ void policy_client_msg(const char *raw, size_t raw_len, const char *fallback, ch
     if (o >= outlen) { out[outlen - 1] = 0; return; }
     size_t room = outlen - 1 - o;
     if (room > POLICY_MAX_MSG) room = POLICY_MAX_MSG;
-    if (n > room) {
-        n = room;
-        while (n && ((unsigned char)text[n] & 0xC0) == 0x80) n--; /* do not split a UTF-8 sequence */
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-    }
+    o = put_clean_text(out, o, o + room, text, n);
     out[o] = 0;
 }
 
@@ -139,7 +159,9 @@ int policy_parse_answer(const char *line, size_t len, const char *id_hex, plugin
     if (msglen) msg[0] = 0;
     cJSON *j = cJSON_ParseWithLength(line, len);
     if (!j || !cJSON_IsObject(j)) {
-        snprintf(why, whylen, "not a JSON object: %.80s", line);
+        char shown[81];
+        shown[put_clean_text(shown, 0, sizeof shown - 1, line, len)] = 0;
+        snprintf(why, whylen, "not a JSON object: %s", shown);
         cJSON_Delete(j);
         return -1;
     }
@@ -165,7 +187,9 @@ int policy_parse_answer(const char *line, size_t len, const char *id_hex, plugin
         policy_client_msg(text, strlen(text), "blocked: refused by the write policy", msg, msglen);
         rc = 0;
     } else {
-        snprintf(why, whylen, "unknown action \"%.40s\"", action->valuestring);
+        char shown[41];
+        shown[put_clean_text(shown, 0, sizeof shown - 1, action->valuestring, strlen(action->valuestring))] = 0;
+        snprintf(why, whylen, "unknown action \"%s\"", shown);
     }
     cJSON_Delete(j);
     return rc;

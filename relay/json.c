@@ -87,6 +87,11 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end) {
     return n;
 }
 
+size_t json_utf8_seq(const char *p, size_t avail) {
+    if (avail == 0) return 0;
+    return utf8_seq((const unsigned char *)p, (const unsigned char *)p + avail);
+}
+
 static inline void count_decoded(json_string *s, unsigned c, bool via_u) {
     if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
         s->n_short++;

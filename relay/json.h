@@ -79,4 +79,9 @@ int json_object_next(json_reader *r, uint32_t *index, json_string *key);
 
 /* Sets err (if not already set) and returns false: for callers' own checks. */
 bool json_fail(json_reader *r, const char *why);
+/* Length (2-4) of the valid UTF-8 sequence at p whose lead byte is >= 0x80,
+ * with avail bytes readable; 0 if invalid (overlong, surrogate, above U+10FFFF,
+ * truncated, or a stray continuation byte). For sanitising text from outside. */
+size_t json_utf8_seq(const char *p, size_t avail);
+
 #endif

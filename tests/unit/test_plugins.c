@@ -544,6 +544,22 @@ static void test_protocol(void) {
     CHECK(strlen(msg) <= POLICY_MAX_MSG + 9);
     size_t ml = strlen(msg);
     CHECK(((unsigned char)msg[ml - 1] & 0xC0) == 0x80 && (unsigned char)msg[ml - 2] == 0xc3);
+    /* invalid UTF-8 (a Latin-1 script, stray continuation, truncated or overlong
+     * sequences, a surrogate) must not reach the OK frame: WebSocket clients drop
+     * the connection on a text frame that is not UTF-8. Valid sequences stay. */
+    const char *latin1 = "refus\xe9 \x80x\xc3";
+    policy_client_msg(latin1, strlen(latin1), "", msg, sizeof msg);
+    CHECK_EQ_STR(msg, "blocked: refus? ?x?");
+    const char *mixed = "invalid: \xc0\xaf \xed\xa0\x80 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    policy_client_msg(mixed, strlen(mixed), "", msg, sizeof msg);
+    CHECK_EQ_STR(msg, "invalid: ?? ??? \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    snprintf(ans, sizeof ans, "{\"id\":\"%s\",\"action\":\"reject\",\"msg\":\"d\xe9j\xe0 vu\"}", id_hex);
+    CHECK_EQ_INT(policy_parse_answer(ans, strlen(ans), id_hex, &v, msg, sizeof msg, why, sizeof why), 0);
+    CHECK_EQ_STR(msg, "blocked: d?j? vu");
+    /* what the relay logs about a garbage answer has no terminal escapes either */
+    const char *esc = "\x1b[2J\x1b]0;owned\x07 \xff";
+    CHECK_EQ_INT(policy_parse_answer(esc, strlen(esc), id_hex, &v, msg, sizeof msg, why, sizeof why), -1);
+    CHECK(strchr(why, 0x1b) == NULL && strchr(why, 0x07) == NULL && strchr(why, (char)0xff) == NULL);
     event_free(&ev);
 }
 
