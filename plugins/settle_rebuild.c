@@ -12,8 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define REC_HEADER 88 /* record header in g1relay.events (relay/store.c) */
-
 typedef struct {
     uint8_t d[32];
     settle_record rec;
@@ -51,28 +49,30 @@ static bool dir_empty_or_absent(const char *dir) {
     return empty;
 }
 
+typedef struct {
+    MDB_txn *txn;
+    uint64_t count;
+    int rc;
+} replay_ctx;
+
+static int replay_one(void *vctx, const char *json, size_t len, uint64_t levid) {
+    (void)levid;
+    replay_ctx *r = vctx;
+    event ev;
+    if (event_parse_trusted(&ev, json, len) != 0) return 0;
+    int rc = ev.kind == 5 || ev.kind == 7 ? reactions_apply(r->txn, &ev) : orders_apply(r->txn, &ev);
+    event_free(&ev);
+    if (rc) { r->rc = rc; return 1; }
+    r->count++;
+    return 0;
+}
+
 static int replay(MDB_txn *txn, uint64_t *count) {
-    MDB_dbi events;
-    int rc = mdb_dbi_open(txn, "g1relay.events", MDB_INTEGERKEY, &events);
-    if (rc) return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, events, &cur)) != 0) return rc;
-    MDB_val k, v;
-    *count = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size <= REC_HEADER) continue;
-        uint32_t kind;
-        memcpy(&kind, (const uint8_t *)v.mv_data + 80, 4);
-        if (kind != 5 && kind != 7 && (kind < 9740 || kind > 9742)) continue;
-        event ev;
-        if (event_parse_trusted(&ev, (const char *)v.mv_data + REC_HEADER, v.mv_size - REC_HEADER) != 0) continue;
-        int r = ev.kind == 5 || ev.kind == 7 ? reactions_apply(txn, &ev) : orders_apply(txn, &ev);
-        event_free(&ev);
-        if (r) { rc = r; break; }
-        (*count)++;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    static const uint32_t kinds[] = {5, 7, 9740, 9741, 9742};
+    replay_ctx r = {txn, 0, 0};
+    int rc = store_each_stored(settle_store(), txn, kinds, sizeof kinds / sizeof kinds[0], replay_one, &r);
+    *count = r.count;
+    return rc ? rc : r.rc;
 }
 
 static bool same_decision(const settle_record *a, const settle_record *b) {

@@ -12,8 +12,9 @@
  * and is skipped the second time. Between slices a range keeps only its head
  * (ts, rank, levid) and re-seeks to the greatest key <= prefix ‖ head.
  *
- * Per candidate: one lookup of the record (for the JSON, the expiration and
- * the header fields), header checks for authors/kinds the plan did not use,
+ * Per candidate: one lookup of the record (for the expiration and the header
+ * fields; the JSON is rebuilt from the packed record into a buffer of the
+ * query that only grows), header checks for authors/kinds the plan did not use,
  * and only when tag conditions remain (or a long tag value was hashed in the
  * index) a parse of the stored JSON and filter_match. Nothing is allocated per
  * candidate except in that last case. */
@@ -70,6 +71,7 @@ struct store_query {
     uint64_t *set;
     size_t set_cap, set_n;
     bool finished;
+    rec_buf buf; /* rebuilt JSON of the current candidate */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -232,6 +234,7 @@ void store_query_free(store_query *q) {
     }
     free(q->plans);
     free(q->set);
+    free(q->buf.p);
     free(q);
 }
 
@@ -428,8 +431,11 @@ static scan_status plan_scan(store_query *q, qplan *p, MDB_txn *txn, uint64_t de
         int64_t exp = rec_i64(rec, REC_EXPIRATION);
         if (exp && exp <= now) continue;
         if (!header_matches(p, rec)) continue;
-        const char *json = (const char *)rec + REC_HEADER_SIZE;
-        size_t jlen = rlen - REC_HEADER_SIZE;
+        const char *json = NULL;
+        size_t jlen = 0;
+        if (p->need_match || !q->count_mode) {
+            if (!(json = rec_json(&q->buf, rec, rlen, &jlen))) return SCAN_ERROR;
+        }
         if (p->need_match) {
             event ev;
             if (event_parse_trusted(&ev, json, jlen) != 0) continue;

@@ -2,7 +2,7 @@
  * (insert, replacement, NIP-09 deletion, NIP-40 expiry). Queries live in
  * relay/query.c.
  *
- * ==== On-disk layout (format version 2) ====
+ * ==== On-disk layout (format version 3) ====
  *
  * One LMDB environment (data.mdb) in data_dir. All g1relay databases are named
  * "g1relay.*"; plugins may add their own named databases next to them.
@@ -15,10 +15,17 @@
  * index entries are small and fixed-size, and the JSON is stored exactly once.
  *
  *   g1relay.events   levid (native u64, MDB_INTEGERKEY) -> record
- *                    record = header (88 bytes) ‖ json
- *                    header = id[32] ‖ pubkey[32] ‖ created_at i64 ‖ expiration i64
- *                             ‖ kind u32 ‖ flags u32 (host byte order, read with memcpy)
- *                    json   = the event exactly as signed and served (event.json)
+ *                    record = header (152 bytes) ‖ body
+ *                    header = created_at i64 ‖ expiration i64 ‖ kind u32 ‖ flags u32
+ *                             (host byte order, read with memcpy) ‖ id[32] ‖
+ *                             pubkey[32] ‖ sig[64]
+ *                    body   = the served JSON (event.json, exactly as signed) less
+ *                             its hex id, pubkey and sig: the bytes from
+ *                             `,"created_at":` to just before `,"sig":"`. Reading
+ *                             rebuilds the JSON byte for byte (286 bytes of hex
+ *                             and field names are not stored: 222 bytes less per
+ *                             event than header + JSON). A JSON not in exactly that
+ *                             form is stored whole (flag REC_FLAG_RAW).
  *   g1relay.id       id[32] -> levid
  *
  * Time-ordered indexes. Each key ends with ts8 ‖ rank8 ‖ levid8 (big-endian; ts
@@ -57,7 +64,7 @@
  * tombstone matches (id, the incoming event's own pubkey), an `a` tombstone's
  * address contains the author. Kind 5 events are never deleted nor refused.
  *
- *   g1relay.meta         "version" -> u32 2, "next_levid" -> u64
+ *   g1relay.meta         "version" -> u32 3, "next_levid" -> u64
  *
  * Cost of one event: 4 index entries of 24..60 byte keys plus one per indexed
  * tag; the JSON is stored once. Writes happen in the writer's transaction, which
@@ -67,6 +74,7 @@
 #include "store_internal.h"
 #include "hex.h"
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +82,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define STORE_FORMAT_VERSION 2u
+#define STORE_FORMAT_VERSION 3u
 
 const char *const store_db_names[DB_COUNT] = {
     "g1relay.events", "g1relay.id", "g1relay.ts", "g1relay.kind",
@@ -99,6 +107,64 @@ static bool lower_hex32(const char *in, uint8_t *out) {
         out[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 0x0F));
     }
     return ok;
+}
+
+/* ---------------------------------------------------------------- records */
+
+static void put_hex(char *out, const uint8_t *in, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+}
+
+/* True when ev->json is exactly {"id":"<id>","pubkey":"<pubkey>",...,"sig":"<sig>"}
+ * with lower-case hex equal to the binary fields, so it can be stored packed. */
+static bool json_packable(const event *ev) {
+    const char *j = ev->json;
+    size_t n = ev->json_len;
+    if (n < REC_JSON_EXTRA + 2) return false;
+    if (memcmp(j, "{\"id\":\"", 7) != 0 || memcmp(j + 71, "\",\"pubkey\":\"", 12) != 0 || j[147] != '"') return false;
+    if (memcmp(j + n - 138, ",\"sig\":\"", 8) != 0 || memcmp(j + n - 2, "\"}", 2) != 0) return false;
+    uint8_t b[64];
+    if (!lower_hex32(j + 7, b) || memcmp(b, ev->id, 32) != 0) return false;
+    if (!lower_hex32(j + 83, b) || memcmp(b, ev->pubkey, 32) != 0) return false;
+    if (!lower_hex32(j + n - 130, b) || !lower_hex32(j + n - 66, b + 32) || memcmp(b, ev->sig, 64) != 0) return false;
+    return true;
+}
+
+size_t rec_json_len(const uint8_t *rec, size_t rlen) {
+    size_t body = rlen - REC_HEADER_SIZE;
+    return rec_u32(rec, REC_FLAGS) & REC_FLAG_RAW ? body : body + REC_JSON_EXTRA;
+}
+
+const char *rec_json(rec_buf *b, const uint8_t *rec, size_t rlen, size_t *len) {
+    const char *body = (const char *)rec + REC_HEADER_SIZE;
+    size_t blen = rlen - REC_HEADER_SIZE;
+    if (rec_u32(rec, REC_FLAGS) & REC_FLAG_RAW) { *len = blen; return body; }
+    size_t n = blen + REC_JSON_EXTRA;
+    if (b->cap < n + 1) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < n + 1) ncap *= 2;
+        char *p = realloc(b->p, ncap);
+        if (!p) return NULL;
+        b->p = p;
+        b->cap = ncap;
+    }
+    char *o = b->p;
+    memcpy(o, "{\"id\":\"", 7);
+    put_hex(o + 7, rec + REC_ID, 32);
+    memcpy(o + 71, "\",\"pubkey\":\"", 12);
+    put_hex(o + 83, rec + REC_PUBKEY, 32);
+    o[147] = '"';
+    memcpy(o + 148, body, blen);
+    memcpy(o + n - 138, ",\"sig\":\"", 8);
+    put_hex(o + n - 130, rec + REC_SIG, 64);
+    memcpy(o + n - 2, "\"}", 2);
+    o[n] = 0;
+    *len = n;
+    return o;
 }
 
 size_t store_tag_key(uint8_t *out, char letter, const char *value, uint32_t len, bool *hashed) {
@@ -260,6 +326,22 @@ static int get_levid(const store *s, MDB_txn *txn, const uint8_t id[32], uint64_
     return 0;
 }
 
+/* A per-thread buffer for store_get_by_id, freed when the thread ends. */
+static pthread_key_t thread_buf_key;
+static pthread_once_t thread_buf_once = PTHREAD_ONCE_INIT;
+static void thread_buf_free(void *p) {
+    rec_buf *b = p;
+    free(b->p);
+    free(b);
+}
+static void thread_buf_init(void) { pthread_key_create(&thread_buf_key, thread_buf_free); }
+static rec_buf *thread_buf(void) {
+    pthread_once(&thread_buf_once, thread_buf_init);
+    rec_buf *b = pthread_getspecific(thread_buf_key);
+    if (!b && (b = calloc(1, sizeof *b)) && pthread_setspecific(thread_buf_key, b) != 0) { free(b); b = NULL; }
+    return b;
+}
+
 int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **json, size_t *len) {
     uint64_t levid;
     int rc = get_levid(s, txn, id, &levid);
@@ -268,8 +350,8 @@ int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **j
     size_t rlen;
     rc = store_get_record(s, txn, levid, &rec, &rlen);
     if (rc) return rc;
-    *json = (const char *)rec + REC_HEADER_SIZE;
-    *len = rlen - REC_HEADER_SIZE;
+    rec_buf *b = thread_buf();
+    if (!b || !(*json = rec_json(b, rec, rlen, len))) return ENOMEM;
     return 0;
 }
 
@@ -358,7 +440,13 @@ static int remove_event(store *s, MDB_txn *txn, uint64_t levid) {
     rc = store_get_record(s, txn, levid, &rec, &rlen);
     if (rc) return rc;
     event ev;
-    if (event_parse_trusted(&ev, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE) != 0) {
+    rec_buf b = {0};
+    size_t jlen;
+    const char *json = rec_json(&b, rec, rlen, &jlen);
+    if (!json) return ENOMEM;
+    int parsed = event_parse_trusted(&ev, json, jlen);
+    free(b.p);
+    if (parsed != 0) {
         /* unreadable JSON: remove what the header names; tag entries and an
          * addressable version's address stay dangling and are skipped later */
         memset(&ev, 0, sizeof ev);
@@ -545,18 +633,21 @@ store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *lev
     /* record */
     k.mv_size = 8;
     k.mv_data = &levid;
-    v.mv_size = REC_HEADER_SIZE + ev->json_len;
+    bool packed = json_packable(ev);
+    size_t body = packed ? ev->json_len - REC_JSON_EXTRA : ev->json_len;
+    v.mv_size = REC_HEADER_SIZE + body;
     if ((rc = mdb_put(txn, s->dbi[DB_EVENTS], &k, &v, MDB_RESERVE | MDB_APPEND)))
         return fail(msg, msglen, rc, "write");
     uint8_t *rec = v.mv_data;
-    memcpy(rec + REC_ID, ev->id, 32);
-    memcpy(rec + REC_PUBKEY, ev->pubkey, 32);
     memcpy(rec + REC_CREATED_AT, &ev->created_at, 8);
     memcpy(rec + REC_EXPIRATION, &ev->expiration, 8);
     memcpy(rec + REC_KIND, &ev->kind, 4);
-    uint32_t flags = 0;
+    uint32_t flags = packed ? 0 : REC_FLAG_RAW;
     memcpy(rec + REC_FLAGS, &flags, 4);
-    memcpy(rec + REC_HEADER_SIZE, ev->json, ev->json_len);
+    memcpy(rec + REC_ID, ev->id, 32);
+    memcpy(rec + REC_PUBKEY, ev->pubkey, 32);
+    memcpy(rec + REC_SIG, ev->sig, 64);
+    memcpy(rec + REC_HEADER_SIZE, packed ? ev->json + 148 : ev->json, body);
     k.mv_size = 32;
     k.mv_data = (void *)ev->id;
     v.mv_size = 8;
@@ -608,6 +699,7 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
     put_suffix(start, since, 0, 0);
     MDB_val k = {TS_SUFFIX, start}, v;
     int64_t now = (int64_t)time(NULL);
+    rec_buf buf = {0};
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
         if (k.mv_size != TS_SUFFIX) { rc = MDB_CORRUPTED; break; }
@@ -618,10 +710,14 @@ int store_export(store *s, int64_t since, int64_t until, store_emit_fn emit, voi
         if ((rc = store_get_record(s, txn, levid, &rec, &rlen))) break;
         int64_t exp = rec_i64(rec, REC_EXPIRATION);
         if (exp && exp <= now) { rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); continue; }
-        if (emit(ctx, (const char *)rec + REC_HEADER_SIZE, rlen - REC_HEADER_SIZE, levid)) break;
+        size_t jlen;
+        const char *json = rec_json(&buf, rec, rlen, &jlen);
+        if (!json) { rc = ENOMEM; break; }
+        if (emit(ctx, json, jlen, levid)) break;
         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (rc == MDB_NOTFOUND) rc = 0;
+    free(buf.p);
     mdb_cursor_close(c);
     mdb_txn_abort(txn);
     return rc;
@@ -633,6 +729,7 @@ int store_each_stored(store *s, MDB_txn *txn, const uint32_t *kinds, uint32_t ki
     int rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c);
     if (rc) return rc;
     MDB_val k, v;
+    rec_buf buf = {0};
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (v.mv_size < REC_HEADER_SIZE || k.mv_size != 8) continue;
         const uint8_t *rec = v.mv_data;
@@ -643,8 +740,12 @@ int store_each_stored(store *s, MDB_txn *txn, const uint32_t *kinds, uint32_t ki
         }
         uint64_t levid;
         memcpy(&levid, k.mv_data, 8);
-        if (emit(ctx, (const char *)rec + REC_HEADER_SIZE, v.mv_size - REC_HEADER_SIZE, levid)) break;
+        size_t jlen;
+        const char *json = rec_json(&buf, rec, v.mv_size, &jlen);
+        if (!json) { rc = ENOMEM; break; }
+        if (emit(ctx, json, jlen, levid)) break;
     }
+    free(buf.p);
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -706,7 +807,7 @@ int store_get_stats(store *s, store_stats *out) {
             MDB_val k, v;
             int r = mdb_cursor_get(c, &k, &v, MDB_FIRST);
             while (r == 0) {
-                out->json_bytes += v.mv_size >= REC_HEADER_SIZE ? v.mv_size - REC_HEADER_SIZE : 0;
+                if (v.mv_size >= REC_HEADER_SIZE) out->json_bytes += rec_json_len(v.mv_data, v.mv_size);
                 r = mdb_cursor_get(c, &k, &v, MDB_NEXT);
             }
             if (r != MDB_NOTFOUND) rc = r;

@@ -58,11 +58,14 @@ int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max);
 
 /* ---- reads ---- */
 
-/* Looks up an event by id. On success *json and *len point into the transaction's
- * memory (valid until txn ends). Returns 0, MDB_NOTFOUND, or an LMDB error. */
+/* Looks up an event by id. On success *json and *len give its JSON, valid until
+ * txn ends or the next store_get_by_id call on the same thread (records are
+ * stored packed and the JSON may be rebuilt in a per-thread buffer). Returns 0,
+ * MDB_NOTFOUND, ENOMEM or an LMDB error. */
 int store_get_by_id(store *s, MDB_txn *txn, const uint8_t id[32], const char **json, size_t *len);
 
-/* Called for each result; return non-zero to stop the query early, or
+/* Called for each result; json is valid only during the call. Return non-zero
+ * to stop the query early, or
  * STORE_EMIT_PAUSE to end the current time slice right after this result
  * (store_query_run then returns STORE_QUERY_MORE and the next call goes on from
  * the next result; used when the client's output queue is full). */
