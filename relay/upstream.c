@@ -1,4 +1,5 @@
-/* Upstream sync: following trusted relays as a client (see upstream.h). */
+/* Upstream sync: following trusted relays as a client (see upstream.h). Synced
+ * events go through the same external write policy as client events. */
 #include "upstream.h"
 #include "hex.h"
 #include "json.h"
@@ -55,7 +56,17 @@ typedef struct upstream_link {
     uint64_t next_connect_ms, backoff_ms, last_save_ms;
     uint64_t received, submitted;
     uint32_t failures;       /* connection attempts failed in a row (logged once) */
+    /* external write policy (shared with the runner thread's callbacks) */
+    uintptr_t hold_gen;      /* connection whose cursor advances are void (a refetch is due) */
+    atomic_long outstanding; /* events handed to the policy runner, not decided yet */
+    atomic_llong retry_from; /* oldest created_at refused for a passing reason (INT64_MAX: none) */
 } upstream_link;
+
+/* An event waiting for the external write policy. */
+typedef struct {
+    write_job *wj;
+    upstream_link *l;
+} sync_job;
 
 struct upstream_set {
     relay_ctx *ctx;
@@ -85,6 +96,9 @@ static int64_t load_cursor(upstream_set *u, const char *url) {
 
 static void save_cursor(upstream_link *l) {
     if (l->cursor == l->saved_cursor) return;
+    /* Events still waiting for the write policy are not stored yet: a cursor saved
+     * past them would lose them in a crash. Saved once they are decided. */
+    if (atomic_load(&l->outstanding) > 0) return;
     MDB_txn *txn;
     if (mdb_txn_begin(store_env(l->set->ctx->st), NULL, 0, &txn) != 0) return;
     MDB_val k = {strlen(l->url), l->url}, v = {8, &l->cursor};
@@ -140,6 +154,39 @@ static void on_open(upstream_link *l) {
 
 /* ---- receiving ---- */
 
+/* A refusal that says nothing about the event (the policy was busy, timed out,
+ * crashed, or its queue was full): the event must be fetched again later rather
+ * than lost, since nobody would resend it as a client would. */
+static bool passing_refusal(const char *msg) {
+    if (!msg) return false;
+    if (strncmp(msg, "rate-limited:", 13) == 0) return true;
+    if (strncmp(msg, "error:", 6) != 0) return false;
+    return strstr(msg, "timed out") || strstr(msg, "busy") || strstr(msg, "crashed") || strstr(msg, "unavailable") ||
+           strstr(msg, "shutting down");
+}
+
+/* The policy runner's answer for a synced event (runner thread). */
+static void sync_policy_done(void *job, plugin_verdict verdict, const char *msg) {
+    sync_job *sj = job;
+    upstream_link *l = sj->l;
+    write_job *wj = sj->wj;
+    free(sj);
+    if (verdict == PLUGIN_ACCEPT) {
+        writer_submit(l->set->ctx->writer, wj); /* the writer outlives the policy runner */
+    } else {
+        if (verdict == PLUGIN_REJECT && passing_refusal(msg)) {
+            long long t = wj->ev.created_at, cur = atomic_load(&l->retry_from);
+            while (t < cur && !atomic_compare_exchange_weak(&l->retry_from, &cur, t)) {}
+        } else {
+            char idhex[65];
+            hex_encode(wj->ev.id, 32, idhex);
+            log_debug("upstream %s: event %s refused by the write policy: %s", l->url, idhex, msg ? msg : "");
+        }
+        write_job_free(wj);
+    }
+    atomic_fetch_sub(&l->outstanding, 1);
+}
+
 static void take_event(upstream_link *l, const char *text, size_t len, bool catchup) {
     relay_ctx *ctx = l->set->ctx;
     event ev;
@@ -177,8 +224,20 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
     if (!wj) goto drop;
     wj->conn = 0;
     wj->ev = ev; /* the job takes the event */
-    writer_submit(ctx->writer, wj);
     l->submitted++;
+    if (ctx->policy) {
+        /* the same external write policy as a client's event (strfry does the same
+         * for its sync), told where it comes from */
+        sync_job *sj = malloc(sizeof *sj);
+        if (!sj) { write_job_free(wj); return; }
+        sj->wj = wj;
+        sj->l = l;
+        plugin_source src = {.source_type = "Sync", .source_info = l->url, .received_at = (int64_t)time(NULL)};
+        atomic_fetch_add(&l->outstanding, 1);
+        policy_runner_submit(ctx->policy, &wj->ev, &src, sj, sync_policy_done);
+        return;
+    }
+    writer_submit(ctx->writer, wj);
     return;
 drop:
     event_free(&ev);
@@ -204,6 +263,7 @@ static void on_message(upstream_link *l, const char *buf, size_t len) {
             request_page(l);
             return;
         }
+        if (l->gen == l->hold_gen) return; /* a refetch is due: this catch-up does not count */
         l->cu_done = true;
         l->backoff_ms = BACKOFF_MIN_MS;
         int64_t c = l->connect_time - LIVE_OVERLAP_S;
@@ -321,7 +381,17 @@ static void *link_main(void *arg) {
     while (!atomic_load(&l->set->stop)) {
         uint64_t t = now_ms();
         if (!l->wsi && t >= l->next_connect_ms) connect_now(l);
-        if (l->open && l->cu_done) {
+        long long retry = atomic_exchange(&l->retry_from, INT64_MAX);
+        if (retry != INT64_MAX) {
+            /* the write policy could not decide some events: fetch them again */
+            if (retry < l->cursor) l->cursor = retry;
+            l->hold_gen = l->gen; /* this connection no longer moves the cursor */
+            l->cu_done = false;
+            log_info("upstream %s: the write policy could not decide some events; fetching again since %lld", l->url,
+                     retry);
+            if (l->wsi) lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC); /* reconnect: catch-up */
+        }
+        if (l->open && l->cu_done && l->gen != l->hold_gen) {
             int64_t c = (int64_t)time(NULL) - LIVE_LAG_S;
             if (c > l->cursor) l->cursor = c;
         }
@@ -378,6 +448,8 @@ upstream_set *upstream_new(relay_ctx *ctx, char *err, size_t errlen) {
         if (parse_url(l, urls[i], err, errlen) < 0) { free(u); return NULL; }
         l->cursor = l->saved_cursor = load_cursor(u, l->url);
         l->backoff_ms = BACKOFF_MIN_MS;
+        atomic_init(&l->outstanding, 0);
+        atomic_init(&l->retry_from, INT64_MAX);
     }
     u->n = n;
     return u;
@@ -408,6 +480,19 @@ int upstream_start(upstream_set *u, char *err, size_t errlen) {
     return 0;
 }
 
+/* Waits (bounded) until the policy runner answered every synced event: its
+ * callbacks use the links. true when none is left. */
+static bool drain_policy(upstream_set *u) {
+    for (int waited = 0; waited < 2 * 60 * 100; waited++) { /* 2 min: decisions have their own timeout */
+        long left = 0;
+        for (size_t i = 0; i < u->n; i++) left += atomic_load(&u->links[i].outstanding);
+        if (left == 0) return true;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 void upstream_free(upstream_set *u) {
     if (!u) return;
     atomic_store(&u->stop, true);
@@ -416,11 +501,19 @@ void upstream_free(upstream_set *u) {
         if (l->started) {
             lws_cancel_service(l->lws);
             pthread_join(l->thread, NULL);
-            save_cursor(l);
         }
+    }
+    bool drained = drain_policy(u);
+    for (size_t i = 0; i < u->n; i++) {
+        upstream_link *l = &u->links[i];
+        if (l->started && drained && atomic_load(&l->retry_from) == INT64_MAX) save_cursor(l);
         if (l->lws) lws_context_destroy(l->lws);
         clear_queue(l);
         free(l->rx);
+    }
+    if (!drained) {
+        log_warn("upstream: the write policy still holds synced events; their cursors were not saved");
+        return; /* left allocated: late policy callbacks still point into it */
     }
     free(u);
 }

@@ -15,7 +15,12 @@
  * The cursor (per URL, in the named database sync.cursors) advances only when a
  * catch-up completed, and while connected to `now - 10 s`; it is saved every
  * few seconds. Reconnection backs off from 250 ms to 5 s.
- * External write-policy programs are not run for synced events. */
+ * When an external write policy (or filter directory) is configured, synced
+ * events go through it too, like strfry's sync: sourceType "Sync", sourceInfo
+ * the upstream URL; accepted ones go to the writer, refused ones are dropped.
+ * A refusal that says nothing about the event (policy busy, timed out, crashed,
+ * queue full) makes the link fetch again from that event's created_at, and the
+ * cursor is only saved while no synced event waits for a decision. */
 #ifndef G1_UPSTREAM_H
 #define G1_UPSTREAM_H
 #include <stdint.h>
