@@ -69,7 +69,8 @@ static void ws_message(rpc_transport *t) {
     bool ours = false;
     if (j) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
-        ours = cJSON_IsNumber(id) && (uint64_t)id->valuedouble == t->want_id;
+        ours = cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 18446744073709551616.0 &&
+               (uint64_t)id->valuedouble == t->want_id; /* range first: the cast of a negative, NaN or huge double is undefined */
         cJSON_Delete(j);
     }
     if (ours && t->done == 0) t->done = 1;
