@@ -41,6 +41,7 @@ struct engine {
     keystore *ks;
     engine_options o;
     int lock_fd;
+    bool locked;             /* holds the settlement lock (rounds run only then) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -676,7 +677,14 @@ static void *engine_main(void *arg) {
         bool stop = e->stop;
         pthread_mutex_unlock(&e->mu);
         if (stop) break;
-        if (e->nc) round_once(e);
+        if (!e->locked && flock(e->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+            /* whoever settled before (a `pay`, another relay) is gone: everything
+             * about the chain is read afresh from the outbox (scan from the oldest
+             * in-flight era birth), nothing is assumed from before */
+            e->locked = true;
+            log_info("settlement: the settlement lock of %s is free: settling payments", e->o.data_dir);
+        }
+        if (e->nc && e->locked) round_once(e);
         pthread_mutex_lock(&e->mu);
         if (!e->wake && !e->stop) {
             struct timespec ts;
@@ -703,11 +711,17 @@ int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, e
     snprintf(path, sizeof path, "%s/settlement.lock", o->data_dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); return -1; }
+    bool locked = true;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        close(fd);
-        if (errno == EWOULDBLOCK) { snprintf(err, errlen, "another g1relay process settles payments for %s", o->data_dir); return 1; }
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
+        if (errno == EWOULDBLOCK && o->wait_for_lock) {
+            log_warn("settlement: another g1relay process settles payments for %s: taking over when it stops", o->data_dir);
+            locked = false;
+        } else {
+            close(fd);
+            if (errno == EWOULDBLOCK) { snprintf(err, errlen, "another g1relay process settles payments for %s", o->data_dir); return 1; }
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
     }
     engine *e = calloc(1, sizeof *e);
     if (e) e->fl = calloc(MAX_INFLIGHT, sizeof *e->fl);
@@ -717,6 +731,7 @@ int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, e
     e->ks = ks;
     e->o = *o;
     e->lock_fd = fd;
+    e->locked = locked;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
@@ -782,6 +797,7 @@ int engine_start_for_relay(store *st, const config *cfg, engine_status_fn on_sta
     if (engine_options_from_config(cfg, &o, err, errlen) < 0) return -1;
     o.on_status = on_status;
     o.on_status_ctx = on_status_ctx;
+    o.wait_for_lock = true; /* a relay started while `pay` settles takes over after it */
     outbox *ob;
     if (outbox_open(st, &ob, err, errlen) < 0) return -1;
     char *pass = NULL;

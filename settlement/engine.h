@@ -49,6 +49,7 @@ typedef struct {
     uint32_t rpc_timeout_ms;
     uint32_t resubmit_ms;      /* re-send an in-flight extrinsic not yet seen in a block */
     char data_dir[1024];       /* for the lock file */
+    bool wait_for_lock;        /* lock held elsewhere: start anyway and settle once it is free */
     engine_status_fn on_status;
     void *on_status_ctx;
 } engine_options;
@@ -61,8 +62,9 @@ bool engine_wanted(const config *cfg);
 int engine_options_from_config(const config *cfg, engine_options *o, char *err, size_t errlen);
 
 /* Starts the thread. The store, outbox and keystore must outlive the engine.
- * Returns 0, 1 if another process holds the settlement lock (nothing started),
- * or -1 with err. */
+ * Returns 0, 1 if another process holds the settlement lock (nothing started;
+ * with o->wait_for_lock the thread starts instead, tries the lock every poll
+ * interval and only settles once it holds it), or -1 with err. */
 int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, engine **out, char *err, size_t errlen);
 /* Wakes the thread (new intents committed). Any thread. */
 void engine_wake(engine *e);
@@ -76,7 +78,8 @@ bool engine_lock_held_elsewhere(const char *data_dir);
 void engine_stop(engine *e);
 
 /* For `g1relay run`: opens the outbox and the keystore (passphrase_file or
- * G1RELAY_PASSPHRASE) itself and starts the engine when engine_wanted(cfg);
+ * G1RELAY_PASSPHRASE) itself and starts the engine when engine_wanted(cfg)
+ * (waiting for the settlement lock if a `g1relay pay` or another relay holds it);
  * on_status (may be NULL) is called after each intent state change.
  * *out stays NULL when not wanted. Returns 0 or -1 with err. */
 int engine_start_for_relay(store *st, const config *cfg, engine_status_fn on_status, void *on_status_ctx,
