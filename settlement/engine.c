@@ -21,6 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Most wallets with an extrinsic in flight at once: new ones wait (G1RELAY_MAX_INFLIGHT
+ * lowers it, for tests). Every in-flight extrinsic is always loaded and searched,
+ * whatever this limit: one left out could be included unseen, then "expire". */
 #define MAX_INFLIGHT 4096
 #define MAX_SCAN_PER_ROUND 256
 #define MAX_BEST_PEEK 16
@@ -61,7 +64,9 @@ struct engine {
     size_t heads_node;       /* node that gave the finalized head of this round */
     bool scanned_set;
     inflight *fl;
-    size_t fl_count;
+    size_t fl_count, fl_cap;
+    bool fl_incomplete;      /* could not load every in-flight extrinsic this round */
+    size_t max_inflight;
     uint64_t last_keystore_reload_ms;
     uint64_t last_version_check_ms;
     /* for relay mode */
@@ -236,20 +241,33 @@ static bool chain_context(engine *e) {
 
 /* ---- in-flight set ---- */
 
+/* Room for one more in-flight entry. false when out of memory. */
+static bool fl_reserve(engine *e) {
+    if (e->fl_count < e->fl_cap) return true;
+    size_t cap = e->fl_cap ? e->fl_cap * 2 : 64;
+    inflight *n = realloc(e->fl, cap * sizeof *n);
+    if (!n) return false;
+    e->fl = n;
+    e->fl_cap = cap;
+    return true;
+}
+
 static void collect_inflight(void *ctx, uint64_t id) {
     engine *e = ctx;
-    if (e->fl_count < MAX_INFLIGHT) e->fl[e->fl_count++].id = id;
+    if (!fl_reserve(e)) { e->fl_incomplete = true; return; }
+    e->fl[e->fl_count++].id = id;
 }
 
 static bool load_inflight(engine *e) {
     MDB_txn *txn;
     if (mdb_txn_begin(outbox_env(e->ob), NULL, MDB_RDONLY, &txn)) return false;
     e->fl_count = 0;
-    outbox_inflight_each(e->ob, txn, collect_inflight, e);
+    e->fl_incomplete = false;
+    if (outbox_inflight_each(e->ob, txn, collect_inflight, e) != 0) e->fl_incomplete = true;
     size_t k = 0;
     for (size_t i = 0; i < e->fl_count; i++) {
         outbox_ext x;
-        if (outbox_ext_get(e->ob, txn, e->fl[i].id, &x) != 0) continue;
+        if (outbox_ext_get(e->ob, txn, e->fl[i].id, &x) != 0) { e->fl_incomplete = true; continue; }
         inflight f = {.id = x.id, .state = x.state, .era_birth = x.era_birth, .era_period = x.era_period};
         memcpy(f.hash, x.hash, 32);
         memcpy(f.from, x.from, 32);
@@ -258,7 +276,8 @@ static bool load_inflight(engine *e) {
     }
     e->fl_count = k;
     mdb_txn_abort(txn);
-    return true;
+    if (e->fl_incomplete) log_error("settlement: cannot load every in-flight extrinsic: nothing is searched, expired or signed this round");
+    return !e->fl_incomplete; /* searching without all of them could miss an inclusion */
 }
 
 static int ext_load(engine *e, uint64_t id, outbox_ext *x) {
@@ -611,7 +630,7 @@ static void build_for_wallet(engine *e, const wallet_work *w) {
              (unsigned long long)x.era_birth, x.era_period);
     notify_keys(e, x.keys, x.intent_count);
     crash_point("after-sign");
-    if (e->fl_count < MAX_INFLIGHT) {
+    if (fl_reserve(e)) {
         inflight f = {.id = x.id, .state = EXT_SIGNED, .era_birth = x.era_birth, .era_period = x.era_period};
         memcpy(f.hash, x.hash, 32);
         memcpy(f.from, x.from, 32);
@@ -643,7 +662,7 @@ static void build_new(engine *e) {
         pthread_mutex_lock(&e->mu);
         bool stop = e->stop;
         pthread_mutex_unlock(&e->mu);
-        if (stop) break;
+        if (stop || e->fl_count >= e->max_inflight) break; /* the others wait for a free slot */
         build_for_wallet(e, &l.w[i]);
     }
     free(l.w);
@@ -724,8 +743,10 @@ int engine_start(store *st, outbox *ob, keystore *ks, const engine_options *o, e
         }
     }
     engine *e = calloc(1, sizeof *e);
-    if (e) e->fl = calloc(MAX_INFLIGHT, sizeof *e->fl);
-    if (!e || !e->fl) { if (e) free(e); close(fd); snprintf(err, errlen, "out of memory"); return -1; }
+    if (!e) { close(fd); snprintf(err, errlen, "out of memory"); return -1; }
+    e->max_inflight = MAX_INFLIGHT;
+    const char *mi = getenv("G1RELAY_MAX_INFLIGHT");
+    if (mi && atol(mi) > 0 && atol(mi) < MAX_INFLIGHT) e->max_inflight = (size_t)atol(mi);
     e->st = st;
     e->ob = ob;
     e->ks = ks;
