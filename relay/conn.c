@@ -144,6 +144,20 @@ conn *conn_lock_id(conn_table *t, conn_id id) {
     return c;
 }
 
+/* Set while a thread queues output for many connections at once (the writer
+ * answering a committed group): the network thread is woken once at the end. */
+static _Thread_local bool defer_wake, wake_deferred;
+
+void conn_defer_wake_begin(void) { defer_wake = true; }
+
+void conn_defer_wake_end(conn_table *t) {
+    defer_wake = false;
+    if (wake_deferred) {
+        wake_deferred = false;
+        relay_wake_network(t->ctx);
+    }
+}
+
 void conn_request_service_locked(conn_table *t, conn *c) {
     if (c->in_wake_list) return;
     c->in_wake_list = true;
@@ -151,7 +165,8 @@ void conn_request_service_locked(conn_table *t, conn *c) {
     c->wake_next = t->wake_head;
     t->wake_head = c;
     pthread_mutex_unlock(&t->wake_lock);
-    relay_wake_network(t->ctx);
+    if (defer_wake) wake_deferred = true;
+    else relay_wake_network(t->ctx);
 }
 
 conn *conn_take_wake_list(conn_table *t) {

@@ -112,6 +112,11 @@ bool conn_send_closed(conn_table *t, conn_id id, const char *subid, size_t subid
 void conn_done_queued(conn_table *t, conn_id id, uint32_t n, size_t bytes);
 /* Adds a connection to the wake list (caller holds c->lock) and wakes lws. */
 void conn_request_service_locked(conn_table *t, conn *c);
+/* Between these two calls, the calling thread's sends only fill the wake list;
+ * the network thread is woken once by conn_defer_wake_end (one wake-up for a
+ * whole group of answers instead of one per connection). */
+void conn_defer_wake_begin(void);
+void conn_defer_wake_end(conn_table *t);
 
 /* lws thread: takes the list of connections that need a writable callback, a
  * resume of reading, or closing. Walk it with c->taken_next (other threads may

@@ -22,6 +22,7 @@ struct writer {
     pthread_cond_t cond;
     write_job *head, *tail;
     size_t queued;
+    size_t wake_at; /* writer_submit wakes the writer once queued reaches this */
     bool stop;
     /* writer-thread only */
     write_job **batch;
@@ -30,7 +31,7 @@ struct writer {
     uint32_t batch_cap;
     time_t last_expire;
     /* statistics, logged at debug level every few seconds */
-    uint64_t stat_batches, stat_events, stat_store_ns, stat_commit_ns;
+    uint64_t stat_batches, stat_events, stat_store_ns, stat_commit_ns, stat_gather_ns, stat_gathers;
     time_t stat_since;
 };
 
@@ -44,12 +45,15 @@ static void log_stats(writer *w) {
     time_t now = time(NULL);
     if (now - w->stat_since < 5) return;
     if (w->stat_batches)
-        log_debug("writer: %llu events in %llu commits (%.1f per commit), store %.3f ms, commit %.3f ms per commit",
+        log_debug("writer: %llu events in %llu commits (%.1f per commit), store %.3f ms, commit %.3f ms per commit; "
+                  "%llu gathers of %.3f ms",
                   (unsigned long long)w->stat_events, (unsigned long long)w->stat_batches,
                   (double)w->stat_events / (double)w->stat_batches,
                   (double)w->stat_store_ns / 1e6 / (double)w->stat_batches,
-                  (double)w->stat_commit_ns / 1e6 / (double)w->stat_batches);
+                  (double)w->stat_commit_ns / 1e6 / (double)w->stat_batches, (unsigned long long)w->stat_gathers,
+                  w->stat_gathers ? (double)w->stat_gather_ns / 1e6 / (double)w->stat_gathers : 0.0);
     w->stat_batches = w->stat_events = w->stat_store_ns = w->stat_commit_ns = 0;
+    w->stat_gather_ns = w->stat_gathers = 0;
     w->stat_since = now;
 }
 
@@ -66,7 +70,9 @@ void writer_submit(writer *w, write_job *j) {
     else w->head = j;
     w->tail = j;
     w->queued++;
-    pthread_cond_signal(&w->cond);
+    /* while the writer gathers a group, wake it once for the whole group rather
+     * than once per event (each wake-up is a context switch on a busy core) */
+    if (w->queued >= w->wake_at) pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -213,9 +219,10 @@ static void *writer_main(void *arg) {
      * time; waiting briefly for them lets one flush serve everyone instead of
      * alternating half-full commits. */
     size_t gather_target = 0;
-    uint64_t gather_until = 0;
+    uint64_t gather_until = 0, gather_start = 0;
     for (;;) {
         pthread_mutex_lock(&w->lock);
+        if (gather_target) w->wake_at = gather_target;
         while (gather_target && !w->stop && w->queued < gather_target) {
             uint64_t t = now_ns();
             if (t >= gather_until) break;
@@ -226,7 +233,12 @@ static void *writer_main(void *arg) {
             ts.tv_nsec = (long)(ns % 1000000000u);
             pthread_cond_timedwait(&w->cond, &w->lock, &ts);
         }
+        if (gather_target) {
+            w->stat_gathers++;
+            w->stat_gather_ns += now_ns() - gather_start;
+        }
         gather_target = 0;
+        w->wake_at = 1;
         while (!w->head && !w->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -262,18 +274,19 @@ static void *writer_main(void *arg) {
         /* Live delivery of the whole group first, then the OKs: a client that
          * got its OK and then opens a REQ must not receive the same event
          * both from the stored query and live. */
+        conn_defer_wake_begin();
         for (uint32_t i = 0; i < n; i++)
             if (w->results[i] == STORE_ADDED || w->results[i] == STORE_EPHEMERAL)
                 sub_broadcast(ctx->subs, ctx->conns, &w->batch[i]->ev);
-        for (uint32_t i = 0; i < n; i++) {
-            answer(ctx, w->batch[i], w->results[i], w->msgs[i]);
-            write_job_free(w->batch[i]);
-        }
+        for (uint32_t i = 0; i < n; i++) answer(ctx, w->batch[i], w->results[i], w->msgs[i]);
+        conn_defer_wake_end(ctx->conns);
+        for (uint32_t i = 0; i < n; i++) write_job_free(w->batch[i]);
         if (commit_ns > GATHER_MIN_COMMIT_NS) {
             pthread_mutex_lock(&w->lock);
             gather_target = w->queued + n < max ? w->queued + n : max;
             pthread_mutex_unlock(&w->lock);
-            gather_until = now_ns() + (commit_ns < GATHER_MAX_NS ? commit_ns : GATHER_MAX_NS);
+            gather_start = now_ns();
+            gather_until = gather_start + (commit_ns < GATHER_MAX_NS ? commit_ns : GATHER_MAX_NS);
         }
         expire_old(w);
         log_stats(w);
@@ -285,6 +298,7 @@ writer *writer_start(relay_ctx *ctx) {
     writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->ctx = ctx;
+    w->wake_at = 1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
