@@ -23,7 +23,9 @@
  * DATA_DIR/settlement.lock (another process holding it settles instead).
  *
  * Test hook: G1RELAY_CRASH_AT=POINT:N kills the process (SIGKILL) the N-th time
- * it reaches POINT: after-sign, before-submit, after-submit, after-include. */
+ * it reaches POINT: after-sign, before-submit, after-submit, after-include.
+ * G1RELAY_MAX_INFLIGHT=N lowers the number of wallets with an extrinsic in flight
+ * at once (default 4096). */
 #ifndef G1_ENGINE_H
 #define G1_ENGINE_H
 #include <stdbool.h>

@@ -16,6 +16,9 @@ bool plan_era_expired(uint64_t birth, uint32_t period, uint64_t finalized, uint6
 uint32_t plan_era_period(uint64_t configured, uint64_t block_hash_count) {
     if (configured < 4 || configured > 65536 || (configured & (configured - 1))) return 0;
     uint64_t p = configured;
+    /* Above 4096 the runtime quantizes the era phase, so the birth it derives is not
+     * the block whose hash was signed (and the last block would be off): never. */
+    while (p > 4096) p >>= 1;
     while (block_hash_count && p > block_hash_count && p > 4) p >>= 1;
     return (uint32_t)p;
 }

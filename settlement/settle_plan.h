@@ -18,8 +18,9 @@ uint64_t plan_era_last_block(uint64_t birth, uint32_t period);
  * finding it (scanned = highest finalized block number searched). */
 bool plan_era_expired(uint64_t birth, uint32_t period, uint64_t finalized, uint64_t scanned);
 /* The mortal era period to use: the configured one (power of two, 4..65536),
- * lowered to the largest power of two <= the chain's BlockHashCount. 0 if the
- * configuration is invalid. */
+ * lowered to 4096 at most (above it the runtime quantizes the birth block) and to
+ * the largest power of two <= the chain's BlockHashCount. 0 if the configuration
+ * is invalid. */
 uint32_t plan_era_period(uint64_t configured, uint64_t block_hash_count);
 
 /* What an extrinsic that expired unincluded means for its intents, given the
