@@ -302,8 +302,32 @@ static bool settle_found(engine *e, inflight *f, uint64_t n, const uint8_t bh[32
         log_warn("settlement: events of block %llu: %s", (unsigned long long)n, err);
         return false;
     }
+    /* The events of a block are laid out by the runtime in force at that block: a
+     * block from before a runtime upgrade is read with its own metadata. */
+    const metadata *md = e->md;
+    metadata *md_at = NULL;
+    uint32_t spec_at, tx_at;
+    if (node_runtime_version_at(e->nc, bh, &spec_at, &tx_at, err, sizeof err) != NODE_OK) {
+        log_warn("settlement: runtime version at block %llu: %s", (unsigned long long)n, err);
+        free(ev);
+        return false;
+    }
+    if (spec_at != e->spec_version) {
+        char *hex = NULL;
+        size_t hlen = 0;
+        if (node_metadata_hex_at(e->nc, bh, &hex, &hlen, err, sizeof err) == NODE_OK)
+            md_at = metadata_parse((const uint8_t *)hex, hlen, err, sizeof err);
+        free(hex);
+        if (!md_at) {
+            log_warn("settlement: metadata of runtime %u at block %llu: %s", spec_at, (unsigned long long)n, err);
+            free(ev);
+            return false;
+        }
+        md = md_at;
+    }
     chain_outcome oc;
-    int r = chain_extrinsic_outcome(e->md, ev, evlen, idx, &oc, err, sizeof err);
+    int r = chain_extrinsic_outcome(md, ev, evlen, idx, &oc, err, sizeof err);
+    metadata_free(md_at);
     free(ev);
     if (r < 0 || !oc.found) {
         log_error("settlement: block %llu: cannot read the outcome of extrinsic %u: %s", (unsigned long long)n, idx,

@@ -192,8 +192,13 @@ node_status node_genesis_hash(node_client *nc, uint8_t hash[32], char *err, size
 }
 
 node_status node_runtime_version(node_client *nc, uint32_t *spec_version, uint32_t *tx_version, char *err, size_t errlen) {
+    return node_runtime_version_at(nc, NULL, spec_version, tx_version, err, errlen);
+}
+
+node_status node_runtime_version_at(node_client *nc, const uint8_t *at, uint32_t *spec_version, uint32_t *tx_version,
+                                    char *err, size_t errlen) {
     cJSON *res;
-    node_status st = node_call(nc, "state_getRuntimeVersion", NULL, &res, NULL, err, errlen);
+    node_status st = node_call(nc, "state_getRuntimeVersion", at ? params_hash(at) : NULL, &res, NULL, err, errlen);
     if (st) return st;
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(res, "specVersion");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(res, "transactionVersion");
@@ -207,8 +212,12 @@ node_status node_runtime_version(node_client *nc, uint32_t *spec_version, uint32
 }
 
 node_status node_metadata_hex(node_client *nc, char **hex, size_t *len, char *err, size_t errlen) {
+    return node_metadata_hex_at(nc, NULL, hex, len, err, errlen);
+}
+
+node_status node_metadata_hex_at(node_client *nc, const uint8_t *at, char **hex, size_t *len, char *err, size_t errlen) {
     cJSON *res;
-    node_status st = node_call(nc, "state_getMetadata", NULL, &res, NULL, err, errlen);
+    node_status st = node_call(nc, "state_getMetadata", at ? params_hash(at) : NULL, &res, NULL, err, errlen);
     if (st) return st;
     if (!cJSON_IsString(res) || strncmp(res->valuestring, "0x", 2) != 0) return bad(res, err, errlen, "state_getMetadata");
     *len = strlen(res->valuestring);

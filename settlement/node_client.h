@@ -48,8 +48,13 @@ size_t node_client_current(const node_client *nc);
 
 node_status node_genesis_hash(node_client *nc, uint8_t hash[32], char *err, size_t errlen);
 node_status node_runtime_version(node_client *nc, uint32_t *spec_version, uint32_t *tx_version, char *err, size_t errlen);
+/* The runtime version in force at block `at` (NULL = best). */
+node_status node_runtime_version_at(node_client *nc, const uint8_t *at, uint32_t *spec_version, uint32_t *tx_version,
+                                    char *err, size_t errlen);
 /* Raw metadata hex text ("0x…", malloc'd) for metadata_parse. */
 node_status node_metadata_hex(node_client *nc, char **hex, size_t *len, char *err, size_t errlen);
+/* The same, of the runtime in force at block `at` (NULL = best). */
+node_status node_metadata_hex_at(node_client *nc, const uint8_t *at, char **hex, size_t *len, char *err, size_t errlen);
 node_status node_account_next_index(node_client *nc, const char *address, uint64_t *nonce, char *err, size_t errlen);
 node_status node_finalized_head(node_client *nc, uint8_t hash[32], char *err, size_t errlen);
 /* Header of a block (NULL hash = best): its number, and parent hash. */
