@@ -62,7 +62,9 @@ static int check_file(cli_common *common, const char *path) {
     cid_to_string(&rep.root, root);
     if (rep.has_prev) cid_to_string(&rep.prev, prev);
     printf("ok\nroot %s\nprev %s (%s)\nsince %lld\nuntil %lld\nblocks %llu\nevents %llu\n", root, prev,
-           rep.prev_status == CAR_PREV_NONE ? "none" : rep.prev_status == CAR_PREV_KNOWN ? "known" : "unknown",
+           rep.prev_status == CAR_PREV_NONE ? "first archive of its chain"
+           : rep.prev_status == CAR_PREV_KNOWN ? "known here: chain link checked"
+                                               : "not known here: chain checked up to this archive only",
            (long long)rep.since, (long long)rep.until, (unsigned long long)rep.blocks, (unsigned long long)rep.events);
     return 0;
 }
@@ -158,7 +160,8 @@ int cmd_archive(int argc, char **argv) {
     } else {
         print_result(&res, &links, out);
         const char *api = config_str(cfg, NULL, "ipfs_api", "");
-        if (push && !*api) fprintf(stderr, "g1relay archive: --push: no ipfs_api configured\n");
+        if (push && !*api) fprintf(stderr, "g1relay archive: --push: no ipfs_api configured, so the archive was written "
+                                    "but not pushed (set ipfs_api, e.g. --set ipfs_api=http://127.0.0.1:5001)\n");
         else if (push) {
             if (kubo_push_in_order(data_dir, api, out, &res.root, 30000, &pushed, err, sizeof err) < 0)
                 rc = cli_fail("archive", "push to %s failed: %s", api, err);

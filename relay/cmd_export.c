@@ -1,13 +1,15 @@
-/* `g1relay export`: writes stored events as JSON lines, oldest first, exactly as
- * they were signed (the output of export feeds `g1relay import`). */
+/* `g1relay export`: writes stored events as JSON lines, oldest first, in the
+ * served form (tags and content as signed; the output feeds `g1relay import`). */
 #include "db_cli.h"
 #include <stdio.h>
 #include <string.h>
 
 static const char export_help[] =
     "usage: g1relay export [--since N] [--until N] [--out FILE] [OPTIONS]\n\n"
-    "Writes every stored event as one JSON object per line, oldest first, byte for\n"
-    "byte as signed. Expired (NIP-40) events are left out. Importing the output into\n"
+    "Writes every stored event as one JSON object per line, oldest first, in the\n"
+    "relay's served form: fields in the order id, pubkey, created_at, kind, tags,\n"
+    "content, sig, with tags and content escaped exactly as signed (every id\n"
+    "recomputes). Expired (NIP-40) events are left out. Importing the output into\n"
     "an empty database and exporting again gives the same bytes.\n\n"
     "  --since N           only events with created_at >= N (unix seconds)\n"
     "  --until N           only events with created_at <= N\n"
