@@ -58,7 +58,7 @@ const config_key_doc config_known_keys[] = {
     {"settlement", CONFIG_BOOL, "false", "turn reactions and orders into G1 payments: adds the reactions and orders plugins and starts the payment engine (needs g1_nodes and the keystore passphrase)"},
     {"batch_window_ms", CONFIG_INT, "2000", "time intents from one wallet wait to be batched"},
     {"batch_max", CONFIG_INT, "50", "most transfers in one batch_all extrinsic"},
-    {"era_period", CONFIG_INT, "64", "mortal era period in blocks (power of two, 4..2048)"},
+    {"era_period", CONFIG_INT, "64", "mortal era period in blocks (power of two, 4..65536; lowered to 4096 and to the chain's BlockHashCount)"},
     {"settlement_poll_ms", CONFIG_INT, "1000", "settlement engine round interval (new blocks and intents are looked for this often)"},
     {"g1_rpc_timeout_ms", CONFIG_INT, "10000", "time a G1 node has to answer one RPC request before failover"},
     {"g1_resubmit_ms", CONFIG_INT, "12000", "re-send an in-flight extrinsic not yet seen in a block after this long"},
