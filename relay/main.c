@@ -14,7 +14,7 @@ static const command commands[] = {
     {"run", "run the relay (WebSocket + NIP-11 on one port)", cmd_run},
     {"config", "print the configuration keys with their defaults, or the effective configuration", cmd_config},
     {"key", "derive a G1 public key and address from Cesium credentials (stdin)", cmd_key},
-    {"wallet", "custodial G1 wallets bound to Nostr pubkeys: create, import, list, address, export", cmd_wallet},
+    {"wallet", "custodial G1 wallets bound to Nostr pubkeys: create, import, list, address, export, balance", cmd_wallet},
     {"tx", "sign a G1 transfer offline (extrinsic hex and hash)", cmd_tx},
     {"pay", "pay from a station wallet exactly once per idempotency key; waits for the final state", cmd_pay},
     {"settlements", "list the payment outbox (intents and their states)", cmd_settlements},

@@ -182,7 +182,7 @@ int cmd_wallet(int argc, char **argv) {
         }
     }
     if (common.help) { fputs(wallet_help, stdout); cli_common_free(&common); return 0; }
-    if (optind >= argc) { cli_common_free(&common); return cli_usage_error("wallet", "missing action (create, import, list, address, export)"); }
+    if (optind >= argc) { cli_common_free(&common); return cli_usage_error("wallet", "missing action (create, import, list, address, export, balance)"); }
     a.action = argv[optind];
     if (optind + 1 < argc) { cli_common_free(&common); return cli_usage_error("wallet", "unexpected argument %s", argv[optind + 1]); }
     config *cfg = cli_load_config(&common);
