@@ -9,6 +9,7 @@
 #define CHAIN_MAX_DEPTH 48
 #define CHAIN_MAX_ITEMS 1000000u
 #define CHAIN_MAX_EVENTS 100000u
+#define CHAIN_MAX_NAMED_FIELDS 64
 
 static void put_le64(uint8_t *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -72,28 +73,57 @@ size_t chain_account_storage_key(const metadata *md, const uint8_t account[32], 
 
 /* ---- generic skipping of a typed value ---- */
 
-static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int depth) {
+/* Work budget of a decode: every value visited and every metadata member entry
+ * read costs one unit. Hostile metadata can make values that take no bytes
+ * (arrays of empty tuples, nested) or wide types, so the work is bounded by the
+ * input size, not by the metadata: CHAIN_WORK_BASE plus CHAIN_WORK_PER_BYTE per
+ * byte of the input being decoded (real runtime values use a few units a byte). */
+#define CHAIN_WORK_BASE 65536u
+#define CHAIN_WORK_PER_BYTE 64u
+
+static size_t work_budget_for(size_t input_len) {
+    if (input_len > (SIZE_MAX - CHAIN_WORK_BASE) / CHAIN_WORK_PER_BYTE) return SIZE_MAX;
+    return CHAIN_WORK_BASE + input_len * CHAIN_WORK_PER_BYTE;
+}
+
+static bool spend(size_t *budget, size_t units) {
+    if (units > *budget) { *budget = 0; return false; }
+    *budget -= units;
+    return true;
+}
+
+static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int depth, size_t *budget);
+
+/* Skips the members of a composite/tuple or of one variant, in one pass. */
+static bool skip_fields(const metadata *md, metadata_fields *it, scale_reader *r, int depth, size_t *budget) {
+    size_t n = it->left;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t f;
+        size_t before = it->work;
+        if (!metadata_fields_next(it, &f) || !spend(budget, it->work - before) || !skip_depth(md, f, r, depth + 1, budget))
+            return false;
+    }
+    return true;
+}
+
+static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int depth, size_t *budget) {
     metadata_type_info info;
-    if (depth > CHAIN_MAX_DEPTH || metadata_type(md, ty, &info) < 0) { r->failed = true; return false; }
+    if (r->failed || depth > CHAIN_MAX_DEPTH || !spend(budget, 1) || metadata_type(md, ty, &info) < 0) { r->failed = true; return false; }
     size_t n;
     uint64_t v;
+    metadata_fields it;
     switch (info.kind) {
     case MD_COMPOSITE: case MD_TUPLE:
-        for (size_t i = 0; i < info.field_count; i++) {
-            uint32_t f;
-            if (metadata_type_field(md, ty, i, &f) < 0 || !skip_depth(md, f, r, depth + 1)) { r->failed = true; return false; }
-        }
+        if (metadata_fields_of_type(md, ty, &it) < 0 || !skip_fields(md, &it, r, depth, budget)) { r->failed = true; return false; }
         return !r->failed;
     case MD_VARIANT: {
         uint8_t idx;
-        metadata_variant var;
-        if (!scale_read_u8(r, &idx) || metadata_variant_by_index(md, ty, idx, NULL, 0, &var) < 0) { r->failed = true; return false; }
-        for (size_t i = 0; i < var.field_count; i++) {
-            uint32_t ft = var.field_types[i < 16 ? i : 0];
-            if (i >= 16 && metadata_variant_field_type(md, ty, idx, i, &ft) < 0) { r->failed = true; return false; }
-            if (!skip_depth(md, ft, r, depth + 1)) return false;
-        }
-        return true;
+        if (!scale_read_u8(r, &idx)) return false;
+        int found = metadata_fields_of_variant(md, ty, idx, &it);
+        if (!spend(budget, it.work) || found < 0) { r->failed = true; return false; }
+        it.work = 0;
+        if (!skip_fields(md, &it, r, depth, budget)) { r->failed = true; return false; }
+        return !r->failed;
     }
     case MD_SEQUENCE:
         if (!scale_read_length(r, 0, CHAIN_MAX_ITEMS, &n)) return false;
@@ -103,7 +133,7 @@ static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int dep
                 return scale_skip(r, n);
         }
         for (size_t i = 0; i < n; i++)
-            if (!skip_depth(md, info.inner, r, depth + 1)) return false;
+            if (!skip_depth(md, info.inner, r, depth + 1, budget)) return false;
         return true;
     case MD_ARRAY: {
         metadata_type_info inner;
@@ -111,7 +141,7 @@ static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int dep
             return scale_skip(r, info.array_len);
         if (info.array_len > CHAIN_MAX_ITEMS) { r->failed = true; return false; }
         for (uint32_t i = 0; i < info.array_len; i++)
-            if (!skip_depth(md, info.inner, r, depth + 1)) return false;
+            if (!skip_depth(md, info.inner, r, depth + 1, budget)) return false;
         return true;
     }
     case MD_PRIMITIVE:
@@ -138,7 +168,10 @@ static bool skip_depth(const metadata *md, uint32_t ty, scale_reader *r, int dep
     return false;
 }
 
-bool chain_skip_value(const metadata *md, uint32_t type_id, scale_reader *r) { return skip_depth(md, type_id, r, 0); }
+bool chain_skip_value(const metadata *md, uint32_t type_id, scale_reader *r) {
+    size_t budget = work_budget_for(r->len);
+    return skip_depth(md, type_id, r, 0, &budget);
+}
 
 /* Unsigned integer value (fixed or compact, through single-field wrappers). */
 static bool read_uint(const metadata *md, uint32_t ty, scale_reader *r, uint64_t *out) {
@@ -188,6 +221,10 @@ int chain_account_decode(const metadata *md, const uint8_t *value, size_t len, c
     if (metadata_storage_entry(md, "System", "Account", &e) < 0) return fail(err, errlen, "metadata has no System.Account");
     metadata_type_info info;
     if (metadata_type(md, e.value_type, &info) < 0 || info.kind != MD_COMPOSITE) return fail(err, errlen, "AccountInfo is not a struct");
+    /* fields are looked up by position and name (each lookup re-reads the
+     * members before it): a real AccountInfo has 5 fields, AccountData 4 */
+    if (info.field_count > CHAIN_MAX_NAMED_FIELDS) return fail(err, errlen, "AccountInfo: too many fields");
+    size_t budget = work_budget_for(len);
     scale_reader r;
     scale_reader_init(&r, value, len);
     bool have_free = false;
@@ -201,6 +238,7 @@ int chain_account_decode(const metadata *md, const uint8_t *value, size_t len, c
         } else if (strcmp(name, "data") == 0) {
             metadata_type_info di;
             if (metadata_type(md, f, &di) < 0 || di.kind != MD_COMPOSITE) return fail(err, errlen, "AccountData is not a struct");
+            if (di.field_count > CHAIN_MAX_NAMED_FIELDS) return fail(err, errlen, "AccountData: too many fields");
             for (size_t j = 0; j < di.field_count; j++) {
                 uint32_t g;
                 char dn[64];
@@ -215,9 +253,9 @@ int chain_account_decode(const metadata *md, const uint8_t *value, size_t len, c
                 } else if (strstr(dn, "frozen")) {
                     if (!read_uint(md, g, &r, &v)) return fail(err, errlen, "AccountData: bad frozen");
                     if (v > out->frozen) out->frozen = v;
-                } else if (!chain_skip_value(md, g, &r)) return fail(err, errlen, "AccountData: undecodable field");
+                } else if (!skip_depth(md, g, &r, 0, &budget)) return fail(err, errlen, "AccountData: undecodable field");
             }
-        } else if (!chain_skip_value(md, f, &r)) return fail(err, errlen, "AccountInfo: undecodable field");
+        } else if (!skip_depth(md, f, &r, 0, &budget)) return fail(err, errlen, "AccountInfo: undecodable field");
     }
     if (r.failed || scale_remaining(&r) != 0) return fail(err, errlen, "AccountInfo: length does not match the runtime's type");
     if (!have_free) return fail(err, errlen, "AccountData has no free balance");
@@ -275,9 +313,11 @@ static bool read_dispatch_error(const metadata *md, uint32_t ty, scale_reader *r
 }
 
 /* Inspects one EventRecord (r positioned at it, on a copy): phase and event. */
-static void inspect_record(const metadata *md, uint32_t rec_type, scale_reader r, uint32_t ext_index, chain_outcome *out) {
+static void inspect_record(const metadata *md, uint32_t rec_type, scale_reader r, uint32_t ext_index, chain_outcome *out,
+                           size_t *budget) {
     metadata_type_info info;
-    if (metadata_type(md, rec_type, &info) < 0 || info.kind != MD_COMPOSITE) return;
+    /* a real EventRecord has 3 fields (phase, event, topics) */
+    if (metadata_type(md, rec_type, &info) < 0 || info.kind != MD_COMPOSITE || info.field_count > CHAIN_MAX_NAMED_FIELDS) return;
     bool phase_matches = false;
     for (size_t i = 0; i < info.field_count; i++) {
         uint32_t f;
@@ -293,11 +333,10 @@ static void inspect_record(const metadata *md, uint32_t rec_type, scale_reader r
                 if (!scale_read_u32(&r, &n)) return;
                 phase_matches = n == ext_index;
             } else {
-                for (size_t k = 0; k < var.field_count; k++) {
-                    uint32_t ft = var.field_types[k < 16 ? k : 0];
-                    if (k >= 16 && metadata_variant_field_type(md, f, idx, k, &ft) < 0) return;
-                    if (!chain_skip_value(md, ft, &r)) return;
-                }
+                metadata_fields it;
+                if (metadata_fields_of_variant(md, f, idx, &it) < 0 || !spend(budget, it.work)) return;
+                it.work = 0;
+                if (!skip_fields(md, &it, &r, -1, budget)) return;
             }
         } else if (strcmp(name, "event") == 0) {
             if (!phase_matches) return;
@@ -320,7 +359,7 @@ static void inspect_record(const metadata *md, uint32_t rec_type, scale_reader r
                 }
             }
             return;
-        } else if (!chain_skip_value(md, f, &r)) return;
+        } else if (!skip_depth(md, f, &r, 0, budget)) return;
     }
 }
 
@@ -336,9 +375,12 @@ int chain_extrinsic_outcome(const metadata *md, const uint8_t *events, size_t le
     scale_reader_init(&r, events, len);
     size_t n;
     if (!scale_read_length(&r, 1, CHAIN_MAX_EVENTS, &n)) return fail(err, errlen, "System.Events: bad length");
+    size_t budget = work_budget_for(len); /* one budget for the whole block's events */
     for (size_t i = 0; i < n; i++) {
-        if (!out->found) inspect_record(md, info.inner, r, ext_index, out);
-        if (!chain_skip_value(md, info.inner, &r)) return fail(err, errlen, "System.Events: undecodable record");
+        if (!out->found) inspect_record(md, info.inner, r, ext_index, out, &budget);
+        if (!skip_depth(md, info.inner, &r, 0, &budget))
+            return fail(err, errlen, budget == 0 ? "System.Events: decoding work limit exceeded (hostile metadata?)"
+                                                 : "System.Events: undecodable record");
     }
     if (scale_remaining(&r) != 0) return fail(err, errlen, "System.Events: trailing bytes");
     return 0;

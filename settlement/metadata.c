@@ -902,6 +902,59 @@ int metadata_variant_by_index(const metadata *md, uint32_t type_id, uint8_t inde
     return -1;
 }
 
+int metadata_fields_of_type(const metadata *md, uint32_t type_id, metadata_fields *it) {
+    memset(it, 0, sizeof *it);
+    it->md = md;
+    if (type_id >= md->type_count) return -1;
+    const md_type *t = &md->types[type_id];
+    if (t->kind != MD_COMPOSITE && t->kind != MD_TUPLE) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, t->def_offset);
+    if (!scale_read_length(&r, 1, MD_MAX_ITEMS, &it->left)) return -1;
+    it->pos = r.pos;
+    it->tuple = t->kind == MD_TUPLE;
+    return 0;
+}
+
+int metadata_fields_of_variant(const metadata *md, uint32_t type_id, uint8_t index, metadata_fields *it) {
+    memset(it, 0, sizeof *it);
+    it->md = md;
+    if (type_id >= md->type_count || md->types[type_id].kind != MD_VARIANT) return -1;
+    scale_reader r;
+    md_reader_at(md, &r, md->types[type_id].def_offset);
+    size_t n;
+    if (!scale_read_length(&r, 1, 256, &n)) return -1;
+    for (size_t v = 0; v < n; v++) {
+        const uint8_t *vname;
+        size_t vlen, nf;
+        if (!md_string(&r, &vname, &vlen) || !scale_read_length(&r, 1, MD_MAX_ITEMS, &nf)) return -1;
+        size_t fields_at = r.pos;
+        it->work += nf + 1;
+        for (size_t j = 0; j < nf; j++)
+            if (!md_skip_field(&r, NULL)) return -1;
+        uint8_t vi;
+        if (!scale_read_u8(&r, &vi) || !md_skip_strings(&r)) return -1;
+        if (vi == index) {
+            it->pos = fields_at;
+            it->left = nf;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool metadata_fields_next(metadata_fields *it, uint32_t *field_type) {
+    if (it->left == 0 || !it->md) return false;
+    scale_reader r;
+    md_reader_at(it->md, &r, it->pos);
+    bool ok = it->tuple ? md_type_id(&r, field_type) : md_skip_field(&r, field_type);
+    it->work++;
+    if (!ok) { it->left = 0; return false; }
+    it->pos = r.pos;
+    it->left--;
+    return true;
+}
+
 int metadata_variant_field_type(const metadata *md, uint32_t type_id, uint8_t index, size_t i, uint32_t *out) {
     if (type_id >= md->type_count || md->types[type_id].kind != MD_VARIANT) return -1;
     scale_reader r;

@@ -117,6 +117,25 @@ int metadata_variant_field_type(const metadata *md, uint32_t type_id, uint8_t in
 /* Name of field i of a COMPOSITE type ("" for an unnamed field). 0 or -1. */
 int metadata_type_field_name(const metadata *md, uint32_t type_id, size_t i, char *name, size_t namelen);
 
+/* One-pass walk over the member types of a COMPOSITE or TUPLE, or over the
+ * fields of one variant of a VARIANT type (metadata_type_field(i) re-reads from
+ * the first member on every call, so visiting all n members with it costs n^2).
+ * work counts the member entries read, including those of the variants skipped
+ * to reach the one asked for, so a caller can bound its total effort. */
+typedef struct {
+    const metadata *md;
+    size_t pos;    /* next member in md's copy */
+    size_t left;   /* members not yet returned */
+    bool tuple;
+    size_t work;
+} metadata_fields;
+/* Starts a walk. Returns 0, or -1 if the type is not of that kind (or the
+ * variant index is absent); it->work is set even on -1. */
+int metadata_fields_of_type(const metadata *md, uint32_t type_id, metadata_fields *it);
+int metadata_fields_of_variant(const metadata *md, uint32_t type_id, uint8_t index, metadata_fields *it);
+/* The next member's type; false when all were returned or on malformed metadata. */
+bool metadata_fields_next(metadata_fields *it, uint32_t *field_type);
+
 /* True if a type encodes to zero bytes (empty composite/tuple, or of those). */
 bool metadata_type_is_empty(const metadata *md, uint32_t type_id);
 #endif
