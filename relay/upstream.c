@@ -1,5 +1,6 @@
 /* Upstream sync: following trusted relays as a client (see upstream.h). Synced
  * events go through the same external write policy as client events. */
+#include "event_rules.h"
 #include "upstream.h"
 #include "hex.h"
 #include "json.h"
@@ -203,6 +204,19 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
     }
     event_class cls = event_kind_class(ev.kind);
     if (ev.kind == 22242 || cls == EVENT_CLASS_EPHEMERAL) goto drop;
+    /* NIP-70: only its author, authenticated on this relay, may publish a
+     * protected event; nobody authenticated for a sync */
+    if (ev.is_protected) {
+        log_debug("upstream %s: protected (NIP-70) event dropped", l->url);
+        goto drop;
+    }
+    /* the relay's own rules as for a client's event (created_at window as
+     * configured, expiration, NIP-13 minimum PoW), before the write policy */
+    char rule_msg[256];
+    if (!event_rules_check(&ctx->lim, &ev, (int64_t)time(NULL), rule_msg, sizeof rule_msg)) {
+        log_debug("upstream %s: event refused by the relay's rules: %s", l->url, rule_msg);
+        goto drop;
+    }
     MDB_txn *txn;
     if (mdb_txn_begin(store_env(ctx->st), NULL, MDB_RDONLY, &txn) == 0) {
         const char *j;
