@@ -1,25 +1,12 @@
 /* Station key lookup for the archiver (see station_identity.h). */
 #include "station_identity.h"
+#include "event.h"
 #include "keystore.h"
 #include "settle.h"
-#include <secp256k1.h>
-#include <secp256k1_extrakeys.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int pubkey_of(const uint8_t sk[32], uint8_t pk[32]) {
-    secp256k1_context *c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-    if (!c) return -1;
-    secp256k1_keypair kp;
-    secp256k1_xonly_pubkey x;
-    int ok = secp256k1_keypair_create(c, &kp, sk) && secp256k1_keypair_xonly_pub(c, &x, NULL, &kp) &&
-             secp256k1_xonly_pubkey_serialize(c, pk, &x);
-    sodium_memzero(&kp, sizeof kp);
-    secp256k1_context_destroy(c);
-    return ok ? 0 : -1;
-}
 
 int station_identity_load(const config *cfg, bool create, uint8_t *sk, uint8_t pk[32], char *err, size_t errlen) {
     const char *data_dir = config_str(cfg, NULL, "data_dir", "./data");
@@ -38,7 +25,7 @@ int station_identity_load(const config *cfg, bool create, uint8_t *sk, uint8_t p
     if (!key) { keystore_close(ks); snprintf(err, errlen, "out of memory"); return -1; }
     if (create) rc = settle_station_key_ensure(ks, key, pk, NULL, err, errlen) == 0 ? 0 : -1;
     else if (keystore_station_key(ks, key) != 0) { snprintf(err, errlen, "the keystore has no station key"); rc = 1; }
-    else if (pubkey_of(key, pk) != 0) { snprintf(err, errlen, "the station key is not a valid secp256k1 key"); rc = -1; }
+    else if (event_pubkey_of(key, pk) != 0) { snprintf(err, errlen, "the station key is not a valid secp256k1 key"); rc = -1; }
     else rc = 0;
     if (!sk) sodium_free(key);
     keystore_close(ks);

@@ -2,6 +2,7 @@
  * key, named databases, and the receipt publisher thread (see settle.h). */
 #include "settle.h"
 #include "hex.h"
+#include "event.h"
 #include "keystore.h"
 #include "log.h"
 #include "engine.h"
@@ -105,18 +106,6 @@ int settle_wallet_of(const uint8_t pubkey[32], uint8_t account[32]) {
     return keystore_find(svc.ks, pubkey, account);
 }
 
-static int station_pubkey_of(const uint8_t sk[32], uint8_t pk[32]) {
-    secp256k1_context *c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-    if (!c) return -1;
-    secp256k1_keypair kp;
-    secp256k1_xonly_pubkey x;
-    int ok = secp256k1_keypair_create(c, &kp, sk) && secp256k1_keypair_xonly_pub(c, &x, NULL, &kp) &&
-             secp256k1_xonly_pubkey_serialize(c, pk, &x);
-    sodium_memzero(&kp, sizeof kp);
-    secp256k1_context_destroy(c);
-    return ok ? 0 : -1;
-}
-
 int settle_station_key_ensure(keystore *ks, uint8_t sk[32], uint8_t pk[32], bool *created, char *err, size_t errlen) {
     if (created) *created = false;
     if (keystore_station_key(ks, sk) != 0) {
@@ -128,7 +117,7 @@ int settle_station_key_ensure(keystore *ks, uint8_t sk[32], uint8_t pk[32], bool
         if (keystore_set_station_key(ks, sk, err, errlen) != 0) return -1;
         if (created) *created = true;
     }
-    if (station_pubkey_of(sk, pk) != 0) {
+    if (event_pubkey_of(sk, pk) != 0) {
         snprintf(err, errlen, "the station key in the keystore is not a valid secp256k1 key");
         return -1;
     }

@@ -559,6 +559,16 @@ bool event_verify_sig(const event *ev) {
     return secp256k1_schnorrsig_verify(ctx, ev->sig, ev->id, 32, &pk) == 1;
 }
 
+int event_pubkey_of(const uint8_t seckey[32], uint8_t pubkey_out[32]) {
+    const secp256k1_context *ctx = secp();
+    secp256k1_keypair kp;
+    secp256k1_xonly_pubkey xpk;
+    int ok = secp256k1_keypair_create(ctx, &kp, seckey) && secp256k1_keypair_xonly_pub(ctx, &xpk, NULL, &kp) &&
+             secp256k1_xonly_pubkey_serialize(ctx, pubkey_out, &xpk);
+    sodium_memzero(&kp, sizeof kp);
+    return ok ? 0 : -1;
+}
+
 int event_build_signed(event *ev, const uint8_t seckey[32], int64_t created_at, uint32_t kind,
                        const char *const *const *tags, uint32_t tag_count,
                        const char *content, size_t content_len) {

@@ -101,6 +101,10 @@ int event_build_signed(event *ev, const uint8_t seckey[32], int64_t created_at, 
                        const char *const *const *tags, uint32_t tag_count,
                        const char *content, size_t content_len);
 
+/* Derives the x-only (BIP-340) public key of a secret key. 0, or -1 if the
+ * secret key is not valid. Thread-safe. */
+int event_pubkey_of(const uint8_t seckey[32], uint8_t pubkey_out[32]);
+
 /* Writes the canonical NIP-01 array [0,pubkey,created_at,kind,tags,content] in the
  * strict form into a malloc'd buffer (for tests and tools). */
 char *event_canonical_strict(const event *ev, size_t *len_out);

@@ -500,6 +500,19 @@ static void test_prefix(void) {
     }
 }
 
+/* event_pubkey_of agrees with the pubkey event_build_signed puts in an event,
+ * and refuses an invalid secret key (zero). */
+static void test_pubkey_of(void) {
+    uint8_t sk[32], pk[32], zero[32] = {0};
+    for (int i = 0; i < 32; i++) sk[i] = (uint8_t)(i * 7 + 1);
+    event ev;
+    CHECK_EQ_INT(event_build_signed(&ev, sk, 1700000000, 1, NULL, 0, "x", 1), 0);
+    CHECK_EQ_INT(event_pubkey_of(sk, pk), 0);
+    CHECK_EQ_MEM(pk, ev.pubkey, 32);
+    event_free(&ev);
+    CHECK_EQ_INT(event_pubkey_of(zero, pk), -1);
+}
+
 static void test_helpers(void) {
     uint8_t id[32] = {0};
     CHECK_EQ_INT(event_pow_bits(id), 256);
@@ -538,6 +551,7 @@ static void test_helpers(void) {
 }
 
 UNIT_MAIN(
+    test_pubkey_of();
     test_vector_a();
     test_vector_b_stringify();
     test_vector_c_strict_raw();
