@@ -956,31 +956,13 @@ bool metadata_fields_next(metadata_fields *it, uint32_t *field_type) {
 }
 
 int metadata_variant_field_type(const metadata *md, uint32_t type_id, uint8_t index, size_t i, uint32_t *out) {
-    if (type_id >= md->type_count || md->types[type_id].kind != MD_VARIANT) return -1;
-    scale_reader r;
-    md_reader_at(md, &r, md->types[type_id].def_offset);
-    size_t n;
-    if (!scale_read_length(&r, 1, 256, &n)) return -1;
-    for (size_t v = 0; v < n; v++) {
-        const uint8_t *vname;
-        size_t vlen, nf;
-        if (!md_string(&r, &vname, &vlen) || !scale_read_length(&r, 1, MD_MAX_ITEMS, &nf)) return -1;
-        size_t fields_at = r.pos;
-        for (size_t j = 0; j < nf; j++)
-            if (!md_skip_field(&r, NULL)) return -1;
-        uint8_t vi;
-        if (!scale_read_u8(&r, &vi) || !md_skip_strings(&r)) return -1;
-        if (vi != index) continue;
-        if (i >= nf) return -1;
-        scale_reader f;
-        md_reader_at(md, &f, fields_at);
-        for (size_t j = 0; j <= i; j++) {
-            uint32_t ty;
-            if (!md_skip_field(&f, &ty)) return -1;
-            if (j == i) { *out = ty; return 0; }
-        }
-    }
-    return -1;
+    metadata_fields it;
+    if (metadata_fields_of_variant(md, type_id, index, &it) != 0) return -1;
+    uint32_t ty;
+    for (size_t j = 0; j <= i; j++)
+        if (!metadata_fields_next(&it, &ty)) return -1;
+    *out = ty;
+    return 0;
 }
 
 int metadata_type_field_name(const metadata *md, uint32_t type_id, size_t i, char *name, size_t namelen) {
