@@ -236,9 +236,11 @@ static void test_round_trip(void) {
     CHECK_EQ_INT(journal_scan(j, 7, collect, &s, &last, err, sizeof err), 0);
     CHECK_EQ_INT(s.n, n + 1 - 7);
     check_seen_prefix(&s, lens + 7, n - 7, 7, 8);
-    CHECK_EQ_INT(s.lsn[s.n - 1], n + 1);
-    CHECK_EQ_INT(s.len[s.n - 1], 4);
-    CHECK_EQ_MEM(s.data[s.n - 1], "more", 4);
+    if (s.n == n + 1 - 7) {
+        CHECK_EQ_INT(s.lsn[s.n - 1], n + 1);
+        CHECK_EQ_INT(s.len[s.n - 1], 4);
+        CHECK_EQ_MEM(s.data[s.n - 1], "more", 4);
+    }
     CHECK_EQ_INT(last, n + 1);
     seen_free(&s);
 
