@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "conn.h"
 #include "ingest.h"
+#include "journal.h"
 #include "log.h"
 #include "nip11.h"
 #include "relay_ctx.h"
@@ -190,6 +191,7 @@ int cmd_run(int argc, char **argv) {
     char err[512] = "";
     char *nip11 = NULL;
     upstream_set *upstreams = NULL;
+    journal *jr = NULL;
     if (relay_limits_from_config(&ctx.lim, cfg, err, sizeof err) < 0) {
         rc = cli_fail("run", "config: %s", err);
         goto out;
@@ -211,6 +213,12 @@ int cmd_run(int argc, char **argv) {
     }
     raise_fd_limit(maxc + 256);
 
+    /* the journal first: its lock keeps a second relay off this data directory
+     * (LMDB would let it in, and it would wait on the writer's transaction) */
+    if (writer_journal_open(cfg, &jr, err, sizeof err) < 0) {
+        rc = cli_fail("run", "%s", err);
+        goto out;
+    }
     if (store_open(&ctx.st, data_dir, (uint64_t)map_mb << 20, false, err, sizeof err) < 0) {
         rc = cli_fail("run", "store: %s", err);
         goto out;
@@ -238,9 +246,15 @@ int cmd_run(int argc, char **argv) {
         rc = cli_fail("run", "out of memory");
         goto out;
     }
-    ctx.writer = writer_start(&ctx);
-    ctx.workers = ctx.writer ? worker_pool_start(&ctx, (int)threads) : NULL;
-    if (!ctx.writer || !ctx.workers) {
+    err[0] = 0;
+    ctx.writer = writer_start(&ctx, jr, err, sizeof err); /* applies the journal's pending events first */
+    jr = NULL; /* the writer owns it */
+    if (!ctx.writer) {
+        rc = cli_fail("run", "%s", err[0] ? err : "cannot start the writer");
+        goto out;
+    }
+    ctx.workers = worker_pool_start(&ctx, (int)threads);
+    if (!ctx.workers) {
         rc = cli_fail("run", "cannot start threads");
         goto out;
     }
@@ -290,6 +304,7 @@ out:
     engine_stop_for_relay(settler);
     settle_service_detach();
     if (ctx.writer) writer_stop(ctx.writer);
+    journal_close(jr); /* when the writer never took it */
     g_run_ctx = NULL;
     server_stop(&ctx);
     if (ctx.conns && ctx.subs) ingest_release_all(&ctx);

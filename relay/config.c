@@ -39,6 +39,10 @@ const config_key_doc config_known_keys[] = {
     {"created_at_upper_limit", CONFIG_INT, "900", "refuse events more than this many seconds in the future"},
     {"auth_required", CONFIG_BOOL, "false", "NIP-42: clients must authenticate before REQ/EVENT/COUNT"},
     {"write_batch_max", CONFIG_INT, "4096", "most events grouped into one LMDB write transaction"},
+    {"journal", CONFIG_BOOL, "true", "write-ahead journal: OK once the event is fsynced in data_dir/journal, LMDB committed every commit_interval_ms (false: one durable LMDB commit per group)"},
+    {"journal_size_mb", CONFIG_INT, "64", "size of the journal file in MiB (a full journal forces an LMDB commit)"},
+    {"commit_interval_ms", CONFIG_INT, "1000", "with the journal: longest time between LMDB commits under load (sooner when idle or when a query waits)"},
+    {"commit_idle_ms", CONFIG_INT, "20", "with the journal: commit LMDB once no event came for this long"},
     /* plugins */
     {"plugins", CONFIG_LIST, "[]", "in-process plugins in the order they decide, e.g. [\"pubkey_list\", \"ratelimit\"]; each reads its [plugin.NAME] section"},
     {"write_policy", CONFIG_STRING, "\"\"", "external write-policy program (strfry protocol), run for every event"},

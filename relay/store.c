@@ -64,7 +64,11 @@
  * tombstone matches (id, the incoming event's own pubkey), an `a` tombstone's
  * address contains the author. Kind 5 events are never deleted nor refused.
  *
- *   g1relay.meta         "version" -> u32 3, "next_levid" -> u64
+ *   g1relay.meta         "version" -> u32 3, "next_levid" -> u64,
+ *                        "journal_lsn" -> u64: the last record of the write-ahead
+ *                        journal (relay/journal.c) whose event this database
+ *                        holds, written in the same transaction as the events, so
+ *                        a restart replays exactly the records after it
  *
  * Cost of one event: 4 index entries of 24..60 byte keys plus one per indexed
  * tag; the JSON is stored once. Writes happen in the writer's transaction, which
@@ -426,6 +430,24 @@ static int levid_sync(store *s, MDB_txn *txn) {
 }
 
 /* Keeps the counter when events are removed, so serials are never reused. */
+int store_get_journal_lsn(store *s, MDB_txn *txn, uint64_t *lsn) {
+    MDB_val k = {11, (void *)"journal_lsn"}, v;
+    int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *lsn = 0;
+        return 0;
+    }
+    if (rc) return rc;
+    if (v.mv_size != 8) return MDB_CORRUPTED;
+    memcpy(lsn, v.mv_data, 8);
+    return 0;
+}
+
+int store_set_journal_lsn(store *s, MDB_txn *txn, uint64_t lsn) {
+    MDB_val k = {11, (void *)"journal_lsn"}, v = {8, &lsn};
+    return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
+}
+
 static int save_next_levid(store *s, MDB_txn *txn) {
     MDB_val k = {10, (void *)"next_levid"}, v = {8, &s->next_levid};
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);

@@ -56,6 +56,12 @@ store_result store_insert(store *s, MDB_txn *txn, const event *ev, uint64_t *lev
  * Returns how many were removed, or -1 on error. */
 int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max);
 
+/* The last write-ahead journal record applied to this database (0 if none), in
+ * g1relay.meta; the writer sets it in the transaction that holds the records'
+ * events (see relay/journal.h). */
+int store_get_journal_lsn(store *s, MDB_txn *txn, uint64_t *lsn);
+int store_set_journal_lsn(store *s, MDB_txn *txn, uint64_t lsn);
+
 /* ---- reads ---- */
 
 /* Looks up an event by id. On success *json and *len give its JSON, valid until

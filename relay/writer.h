@@ -1,10 +1,14 @@
 /* The single writer thread: owns every LMDB write of the running relay.
  *
- * It takes all queued events (up to write_batch_max), stores them in ONE write
+ * It takes all queued events (up to write_batch_max), stores them in one write
  * transaction (a nested transaction per event when a plugin records derived
- * state, so one failure aborts only that event), commits the group durably,
- * and only then answers OK to each client and hands the added events to the
- * live subscriptions. Periodically removes NIP-40 expired events. */
+ * state, so one failure aborts only that event), makes the group durable, and
+ * only then hands the added events to the live subscriptions and answers OK.
+ * Durable means: appended and fsynced in the write-ahead journal (journal =
+ * true, the default; LMDB is then committed once for many groups, and the
+ * journal's records after the last LMDB commit are applied again at start-up),
+ * or committed to LMDB with its syncs (journal = false). Periodically removes
+ * NIP-40 expired events. Design and figures: relay/writer.c, docs/DATABASE.md. */
 #ifndef G1_WRITER_H
 #define G1_WRITER_H
 #include "conn.h"
@@ -19,11 +23,24 @@ typedef struct write_job {
 
 typedef struct writer writer;
 
-writer *writer_start(relay_ctx *ctx);
+struct journal;
+/* Opens data_dir/journal when config `journal` is on (*out = NULL when off),
+ * checking the journal keys. Call before opening the store: the journal's lock
+ * is what keeps a second relay off the same data directory. */
+int writer_journal_open(const config *cfg, struct journal **out, char *err, size_t errlen);
+/* Takes jr (NULL = no journal), applies its records that the database does not
+ * hold yet (plugins' committed hooks included: call after the plugin chain is
+ * built), then starts the thread. NULL with err on failure (jr closed). */
+writer *writer_start(relay_ctx *ctx, struct journal *jr, char *err, size_t errlen);
 /* Finishes what is queued (committing it), then stops the thread. */
 void writer_stop(writer *w);
 /* Queues a job (any thread); the writer frees it. */
 void writer_submit(writer *w, write_job *j);
+/* Read-your-writes: returns once every event answered OK before the call is
+ * visible to LMDB readers (at once without the journal, or when nothing is
+ * pending; otherwise it asks the writer to commit now). Queries call it before
+ * their first read. Any thread but the writer's. */
+void writer_wait_visible(writer *w);
 /* Frees a job that was never submitted. */
 void write_job_free(write_job *j);
 #endif

@@ -282,3 +282,39 @@ test('torn last record: the replay stops before it and the relay starts', { time
   assert.equal(await c3.count('n', { authors: [k.pk] }), events.length);
   await c3.end();
 });
+
+test('map full: answered events stay in the journal, new ones are refused, a bigger map applies them', { timeout: TEST_TIMEOUT }, async () => {
+  // 1 MiB of LMDB map fills after a few hundred events; the relay must keep every event it
+  // answered OK (in the journal) and refuse the rest with an error, without stopping.
+  const relay = await startRelay({ config: { ...NO_TIMED_COMMIT, map_size_mb: 1 } });
+  const k = newKey();
+  const c = await connect(relay.url);
+  const accepted = [];
+  let refused = null;
+  const base = now() - 5000;
+  for (let i = 0; i < 3000 && !refused; i++) {
+    const ev = makeEvent(k, { created_at: base + i, content: `filler ${i} `.repeat(40), tags: [['t', `tag${i}`]] });
+    const r = await c.publish(ev);
+    if (r.ok) accepted.push(ev);
+    else refused = r;
+    // a query every 50 events makes the relay commit LMDB, so the map really fills up
+    if (i % 50 === 49) await c.count(`q${i}`, { authors: [k.pk] });
+  }
+  assert.ok(refused, 'the 1 MiB map filled up');
+  assert.match(refused.message, /^error: /, show(refused.raw));
+  assert.ok(accepted.length > 10, `some events were accepted first (${accepted.length})`);
+  assert.equal(relay.running(), true, 'the relay keeps running');
+  // reads still work
+  const n = await c.count('after', { authors: [k.pk] });
+  assert.ok(n <= accepted.length, `count ${n}`);
+  c.terminate();
+  await relay.stop();
+  // a bigger map: the start-up applies what LMDB could not take, nothing answered is lost
+  const big = await startRelay({ dataDir: relay.dataDir, config: { map_size_mb: 64 } });
+  const c2 = await connect(big.url);
+  const got = await c2.query({ authors: [k.pk], limit: 5000 });
+  const gotIds = new Set(got.map((e) => e.id));
+  const missing = accepted.filter((e) => !gotIds.has(e.id));
+  assert.equal(missing.length, 0, `${missing.length} of ${accepted.length} answered events missing`);
+  await c2.end();
+});
