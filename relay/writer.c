@@ -510,22 +510,16 @@ static void *writer_main(void *arg) {
         if (!atomic_load(&w->stalled) && w->jr && !journal_fits(w->jr, group_journal_bytes(w, n)))
             commit_or_stall(w); /* frees the journal */
         int rc = -1;
-        if (atomic_load(&w->stalled)) {
+        if (!atomic_load(&w->stalled)) {
+            rc = store_batch(w, &g, false);
+            if (rc == 1 && w->jr) recover_ltxn(w); /* the earlier, answered groups */
+            if (rc == 1 && !atomic_load(&w->stalled)) rc = store_batch(w, &g, true);
+        }
+        if (atomic_load(&w->stalled) && rc != 0) {
+            rc = -1;
             for (uint32_t i = 0; i < n; i++) {
                 w->results[i] = STORE_ERROR;
                 snprintf(w->msgs[i], sizeof w->msgs[i], "%s", w->stall_reason);
-            }
-        } else {
-            rc = store_batch(w, &g, false);
-            if (rc == 1 && w->jr) recover_ltxn(w); /* the earlier, answered groups */
-            if (rc == 1 && atomic_load(&w->stalled)) {
-                rc = -1;
-                for (uint32_t i = 0; i < n; i++) {
-                    w->results[i] = STORE_ERROR;
-                    snprintf(w->msgs[i], sizeof w->msgs[i], "%s", w->stall_reason);
-                }
-            } else if (rc == 1) {
-                rc = store_batch(w, &g, true);
             }
         }
         if (w->jr && rc == 0) journal_group(w, n);
@@ -749,6 +743,18 @@ static int journal_start(writer *w, char *err, size_t errlen) {
     return 0;
 }
 
+/* Frees what writer_start allocated (the thread is not running). */
+static void writer_free(writer *w) {
+    journal_close(w->jr);
+    free(w->batch);
+    free(w->results);
+    free(w->msgs);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->vis_cond);
+    free(w);
+}
+
 writer *writer_start(relay_ctx *ctx, journal *jr, char *err, size_t errlen) {
     writer *w = calloc(1, sizeof *w);
     if (!w) {
@@ -763,24 +769,12 @@ writer *writer_start(relay_ctx *ctx, journal *jr, char *err, size_t errlen) {
     pthread_cond_init(&w->cond, NULL);
     pthread_cond_init(&w->vis_cond, NULL);
     if (w->jr && journal_start(w, err, errlen) != 0) {
-        journal_close(w->jr);
-        w->jr = NULL;
-        free(w->batch);
-        free(w->results);
-        free(w->msgs);
-        pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->cond);
-        pthread_cond_destroy(&w->vis_cond);
-        free(w);
+        writer_free(w);
         return NULL;
     }
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
-        journal_close(w->jr);
-        free(w->batch);
-        free(w->results);
-        free(w->msgs);
-        free(w);
+        writer_free(w);
         return NULL;
     }
     return w;
@@ -801,12 +795,5 @@ void writer_stop(writer *w) {
         write_job_free(j);
         j = next;
     }
-    journal_close(w->jr);
-    free(w->batch);
-    free(w->results);
-    free(w->msgs);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    pthread_cond_destroy(&w->vis_cond);
-    free(w);
+    writer_free(w);
 }
