@@ -47,6 +47,10 @@
 #define GATHER_MIN_COMMIT_NS 300000u /* rounds slower than this are worth gathering for */
 #define GATHER_MAX_NS 2000000u       /* longest wait for answered clients to come back */
 #define JOURNAL_RECORD_OVERHEAD 32u  /* a record's header and padding, upper bound */
+/* LMDB keeps a write transaction's dirty pages in memory until it commits
+ * (about 4 KB per event once the hot pages are shared): commit at this many
+ * events whatever the interval, so that memory stays near 100 MB at most. */
+#define LTXN_MAX_EVENTS 25000u
 
 struct writer {
     relay_ctx *ctx;
@@ -78,6 +82,7 @@ struct writer {
     MDB_txn *ltxn;               /* the open write transaction (NULL between commits) */
     uint64_t ltxn_start_ns;      /* when it began */
     uint64_t ltxn_lsn;           /* last journal record whose event it holds */
+    uint32_t ltxn_events;        /* events applied to it */
     uint64_t last_event_ns;      /* when the last group was applied */
     uint64_t commit_interval_ns;
     uint64_t commit_idle_ns;     /* commit once no event came for this long */
@@ -211,6 +216,7 @@ static int ensure_ltxn(writer *w) {
         return rc;
     }
     w->ltxn_start_ns = now_ns();
+    w->ltxn_events = 0;
     return 0;
 }
 
@@ -339,6 +345,7 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
     }
     w->stat_batches++;
     w->stat_events += g->n;
+    w->ltxn_events += g->n;
     w->stat_store_ns += now_ns() - t0;
     if (w->jr) return 0;
     rc = commit_ltxn(w);
@@ -419,7 +426,7 @@ static void try_unstall(writer *w) {
 /* Journal mode: is it time to commit LMDB? (called after a group) */
 static bool commit_due(writer *w, uint64_t now) {
     if (!w->ltxn) return false;
-    if (now - w->ltxn_start_ns >= w->commit_interval_ns) return true;
+    if (now - w->ltxn_start_ns >= w->commit_interval_ns || w->ltxn_events >= LTXN_MAX_EVENTS) return true;
     pthread_mutex_lock(&w->lock);
     bool waiters = w->vis_waiters > 0;
     pthread_mutex_unlock(&w->lock);

@@ -19,11 +19,13 @@
 #   BENCH_FANOUT_SUBS, BENCH_FANOUT_EVENTS   fan-out size (1000, 100)
 #   BENCH_FILL_MODE=import|publish   how to pre-populate (default import when available)
 #   BENCH_PLUGINS=0              skip the plugin cost section
-#   BENCH_SECTIONS="main node plugins"  which sections run (node: ingest again with a
-#                                Node ws client, as the strfry reference was measured)
+#   BENCH_SECTIONS="main node nojournal plugins"  which sections run (node: ingest again
+#                                with a Node ws client, as the strfry reference was measured;
+#                                nojournal: ingest again with journal = false, same database)
 #   BENCH_DIR=DIR, BENCH_KEEP=1  where to work, and keep it afterwards
 #   BENCH_RESULTS=FILE           also append every RESULT line to FILE
-#   BENCH_REPEAT=N               run each ingest and author+kind query N times, show the median (1)
+#   BENCH_REPEAT=N               run each ingest (loadgen and Node) and author+kind query N times,
+#                                show the median (1)
 #   BENCH_TIMEOUT=S              seconds of load one loadgen run may take (300)
 #   BENCH_PERF=1                 perf record the relay during each run (perf-NAME.data in the
 #                                work dir, use with BENCH_KEEP=1) and list time per library
@@ -191,11 +193,13 @@ run_measured() {
 lg() { local name=$1; shift; run_measured "$name" "$LOADGEN" "$@"; }
 # lg_median KEY NAME loadgen-args...: BENCH_REPEAT runs, LAST = the run with the
 # median KEY (all runs stay in the results file).
-lg_median() {
+lg_median() { local key=$1 name=$2; shift 2; run_median "$key" "$name" "$LOADGEN" "$@"; }
+# run_median KEY NAME COMMAND...: the same with any measured command
+run_median() {
     local key=$1 name=$2 i runs=()
     shift 2
     for ((i = 1; i <= REPEAT; i++)); do
-        lg "$name" "$@"
+        run_measured "$name" "$@"
         runs+=("$(get "$key" "$LAST") $i")
         eval "RUN_$i=\$LAST"
     done
@@ -251,7 +255,7 @@ BENCH_START=$(date +%s)
 log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
 log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
 
-want() { [[ " ${BENCH_SECTIONS:-main node plugins} " == *" $1 "* ]]; }
+want() { [[ " ${BENCH_SECTIONS:-main node nojournal plugins} " == *" $1 "* ]]; }
 I1= I20= Q1= Q2= QT= QF= F= STORED= STATS_PER_EVENT= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
 MEM[after-ingest]="0 0 0"
 MEM[end]="0 0 0"
@@ -273,14 +277,36 @@ mem_snapshot after-ingest
 # with such a client (tests/bench/ingest-node.mjs), for a like-for-like ratio.
 N1= N20=
 if want node && [[ -d $ROOT/tests/node_modules/ws ]] && command -v node >/dev/null; then
+    # fresh notes for every run (each run must store new events, not duplicates)
+    node_ingest() {
+        "$LOADGEN" fill --notes --events "$INGEST_EVENTS" --out "$WORK/notes.jsonl" >/dev/null 2>&1 || return 1
+        node "$ROOT/tests/bench/ingest-node.mjs" --url "$(url)" --connections 16 --window "$1" --file "$WORK/notes.jsonl" "${@:2}"
+        local rc=$?
+        rm -f "$WORK/notes.jsonl"
+        return $rc
+    }
     for w in 1 20; do
-        "$LOADGEN" fill --notes --events "$INGEST_EVENTS" --out "$WORK/notes-w$w.jsonl" >/dev/null 2>&1
         log "ingest with the Node ws client: 16 publishers, window $w, $INGEST_EVENTS events"
-        run_measured "node-w$w" node "$ROOT/tests/bench/ingest-node.mjs" --url "$(url)" --connections 16 \
-            --window "$w" --file "$WORK/notes-w$w.jsonl"
+        run_median events_per_s "node-w$w" node_ingest "$w"
         [[ $w == 1 ]] && N1=$LAST || N20=$LAST
-        rm -f "$WORK/notes-w$w.jsonl"
     done
+fi
+
+# The same two loadgen runs with `journal = false` (one durable LMDB commit per
+# group, the design before the write-ahead journal), same database, same minute:
+# the ratio shows what the journal buys on this machine.
+J1= J20=
+if want nojournal; then
+    stop_relay
+    start_relay "$WORK/data" --set journal=false
+    log "ingest with journal = false: 16 publishers, window 1, $INGEST_EVENTS events"
+    lg_median events_per_s nojournal-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
+    J1=$LAST
+    log "ingest with journal = false: 16 publishers, window 20, $INGEST_EVENTS events"
+    lg_median events_per_s nojournal-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
+    J20=$LAST
+    stop_relay
+    start_relay "$WORK/data"
 fi
 
 fill "$FILL1" "$FILL2"
@@ -353,6 +379,7 @@ mark() { [[ $(get complete "$1") == 1 ]] && echo "" || echo " (INCOMPLETE)"; }
 kb_mb() { awk -v k="$1" 'BEGIN { printf "%.0f MB", k / 1024 }'; }
 read -r RSS_I ANON_I HWM_I <<<"${MEM[after-ingest]}"
 read -r RSS_E ANON_E HWM_E <<<"${MEM[end]}"
+ratio() { awk -v a="$(get events_per_s "$1")" -v b="$(get events_per_s "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 cpu_per_ev() { awk -v c="$(get relay_cpu_s "$1")" -v n="$(get answered "$1")" 'BEGIN { if (n > 0) printf "%.0f", c / n * 1e6; else print "-" }'; }
 
 {
@@ -368,6 +395,10 @@ printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 20 (events/s)" "$(get e
 if [[ -n $N1 ]]; then
 printf '%-46s %-38s %s\n' "  same, Node ws client, window 1" "$(get events_per_s "$N1") (p50 $(get p50_ms "$N1") ms, p99 $(get p99_ms "$N1") ms)$(mark "$N1")" "5 900 (Node client)"
 printf '%-46s %-38s %s\n' "  same, Node ws client, window 20" "$(get events_per_s "$N20") (p50 $(get p50_ms "$N20") ms, p99 $(get p99_ms "$N20") ms)$(mark "$N20")" "9 600 (Node client)"
+fi
+if [[ -n $J1 ]]; then
+printf '%-46s %-38s %s\n' "  journal = false (LMDB commit per group), w1" "$(get events_per_s "$J1") (p50 $(get p50_ms "$J1") ms, p99 $(get p99_ms "$J1") ms)$(mark "$J1")" "journal: $(ratio "$I1" "$J1")x"
+printf '%-46s %-38s %s\n' "  journal = false (LMDB commit per group), w20" "$(get events_per_s "$J20") (p50 $(get p50_ms "$J20") ms, p99 $(get p99_ms "$J20") ms)$(mark "$J20")" "journal: $(ratio "$I20" "$J20")x"
 fi
 printf '%-46s %-38s %s\n' "relay CPU per ingested event (w1 / w20)" "$(cpu_per_ev "$I1") / $(cpu_per_ev "$I20") us" ""
 printf '%-46s %-38s %s\n' "fill ($FILL_MODE) to $FILL1 / $FILL2 (events/s)" "$(fmt "${FILL_RATE[$FILL1]:-}") / $(fmt "${FILL_RATE[$FILL2]:-}")" ""
