@@ -14,6 +14,10 @@ const relay = await startRelay({
     max_event_tags: 5, max_content_length: 1000, max_message_length: 8192,
   },
 });
+// Started here, before any test is declared: a top-level await between two tests lets
+// node's runner finish the root test (and run its after hooks, which stop the relays)
+// while the module is still waiting, so a relay started later would never be stopped.
+const slowRelay = await startRelay({ config: { max_output_bytes: 1048576 } });
 const c = await connect(relay.url);
 after(() => c.end());
 
@@ -126,7 +130,6 @@ test('max_message_length: a larger message is refused, the connection stays usab
 
 // Slow readers: a relay with a small output budget per connection.
 const BIG = 60000;
-const slowRelay = await startRelay({ config: { max_output_bytes: 1048576 } });
 
 async function otherClientsServed(client, k, ms) {
   const deadline = Date.now() + ms;
