@@ -39,6 +39,17 @@
  * start there can never be taken for a continuation. The next group overwrites
  * them.
  *
+ * Where the filesystem allows it, that write goes through a second descriptor
+ * opened O_DIRECT|O_DSYNC: whole 4096-byte blocks from the block holding the
+ * append position (its earlier bytes are rewritten unchanged, from a copy kept
+ * in memory) to the end of the group, zero-padded; the write returns once the
+ * data is on stable storage, one request instead of a page-cache write, a
+ * writeback and a cache flush (on the development VM: about 100 µs per group
+ * instead of 160-180 µs). The zero padding only covers stale bytes past the
+ * chain. Rewriting the partial block cannot damage the records already in it:
+ * their bytes are the same in the old and new contents, whichever sectors a
+ * crash leaves. Without O_DIRECT (tmpfs...), pwrite + fdatasync.
+ *
  * Reading starts at offset 0 and accepts records while the magic is right, the
  * length is within bounds and the record fits in the file, the checksum is
  * right, and lsn == previous lsn + 1 (the first record may have any lsn). The
@@ -68,9 +79,16 @@
 #define JOURNAL_MAGIC 0x4A523147u
 #define JOURNAL_SEED 0x6731726A6F75726EULL /* "g1rjourn" */
 #define JOURNAL_TERMINATOR 8u             /* zero bytes written after each group */
+#define JOURNAL_BLOCK 4096u               /* O_DIRECT write alignment (offset, length, buffer) */
 
 struct journal {
     int fd;
+    int dfd;               /* O_DIRECT|O_DSYNC descriptor for appends, -1 when unavailable */
+    uint8_t *dbuf;         /* JOURNAL_BLOCK-aligned staging buffer for dfd */
+    size_t dcap;
+    uint8_t *tail;         /* copy of the block holding pos, bytes [tail_off, pos) */
+    uint64_t tail_off;
+    bool tail_valid;
     uint64_t size;         /* file size */
     uint64_t pos;          /* append position: end of the records written since the last reset */
     uint64_t next_lsn;     /* lsn of the next record added */
@@ -214,6 +232,7 @@ int journal_open(const char *dir, size_t size_bytes, journal **out, char *err, s
     journal *j = calloc(1, sizeof *j);
     if (!j) { set_err(err, errlen, "journal: out of memory"); return -1; }
     j->fd = -1;
+    j->dfd = -1;
     j->next_lsn = 1;
     if (make_path(j->path, sizeof j->path, dir, err, errlen) != 0) goto fail;
     j->hash = XXH3_createState();
@@ -250,6 +269,8 @@ int journal_open(const char *dir, size_t size_bytes, journal **out, char *err, s
         set_err(err, errlen, "journal %s: fsync of directory %s: %s", j->path, dir, strerror(errno));
         goto fail;
     }
+    if (j->size % JOURNAL_BLOCK == 0 && posix_memalign((void **)&j->tail, JOURNAL_BLOCK, JOURNAL_BLOCK) == 0)
+        j->dfd = open(j->path, O_WRONLY | O_DIRECT | O_DSYNC | O_CLOEXEC); /* -1: appends use fdatasync */
     *out = j;
     return 0;
 fail:
@@ -259,9 +280,12 @@ fail:
 
 void journal_close(journal *j) {
     if (!j) return;
+    if (j->dfd >= 0) close(j->dfd);
     if (j->fd >= 0) close(j->fd); /* releases the flock */
     if (j->hash) XXH3_freeState(j->hash);
     free(j->buf);
+    free(j->dbuf);
+    free(j->tail);
     free(j);
 }
 
@@ -387,6 +411,7 @@ int journal_scan(journal *j, uint64_t after_lsn, journal_record_fn fn, void *ctx
     if (rc != 0) return rc;
     if (res.any && res.last_valid >= after_lsn) {
         j->pos = res.end; /* continue the chain */
+        j->tail_valid = false;
     } else {
         j->pos = 0;       /* everything applied (or nothing there): new chain */
     }
@@ -479,12 +504,61 @@ int journal_add(journal *j, const char *data, size_t len, uint64_t *lsn_out) {
     return 0;
 }
 
+/* Writes the buffered records (and the zero terminator) through dfd: whole
+ * blocks from the one holding pos to the one holding end. Returns 0 when
+ * durable, 1 when O_DIRECT is refused (EINVAL: use the buffered path), -1 on
+ * another error (errno set). */
+static int direct_write(journal *j, uint64_t end) {
+    uint64_t first = j->pos & ~(uint64_t)(JOURNAL_BLOCK - 1);
+    size_t pre = (size_t)(j->pos - first);
+    uint64_t stop = end + JOURNAL_TERMINATOR;
+    if (stop > j->size) stop = j->size;
+    stop = (stop + JOURNAL_BLOCK - 1) & ~(uint64_t)(JOURNAL_BLOCK - 1);
+    if (stop > j->size) stop = j->size;
+    size_t len = (size_t)(stop - first);
+    if (len > j->dcap) {
+        void *b;
+        if (posix_memalign(&b, JOURNAL_BLOCK, len) != 0) return 1;
+        free(j->dbuf);
+        j->dbuf = b;
+        j->dcap = len;
+    }
+    if (pre > 0) {
+        if (!j->tail_valid || j->tail_off != first) {
+            /* after a scan: the block's records were written before this handle */
+            ssize_t r = pread(j->fd, j->tail, pre, (off_t)first);
+            if (r != (ssize_t)pre) {
+                if (r >= 0) errno = EIO;
+                return -1;
+            }
+        }
+        memcpy(j->dbuf, j->tail, pre);
+    }
+    memcpy(j->dbuf + pre, j->buf, j->buf_len);
+    memset(j->dbuf + pre + j->buf_len, 0, len - pre - j->buf_len);
+    if (pwrite_all(j->dfd, j->dbuf, len, first) != 0) {
+        if (errno == EINVAL) return 1;
+        j->tail_valid = false;
+        return -1;
+    }
+    /* keep the block now holding the end, for the next group */
+    j->tail_off = end & ~(uint64_t)(JOURNAL_BLOCK - 1);
+    memcpy(j->tail, j->dbuf + (j->tail_off - first), (size_t)(end - j->tail_off));
+    j->tail_valid = true;
+    return 0;
+}
+
 int journal_sync(journal *j) {
     if (j->buf_len == 0) return 0;
     uint64_t end = j->pos + j->buf_len;
     size_t term = j->size - end < JOURNAL_TERMINATOR ? (size_t)(j->size - end) : JOURNAL_TERMINATOR;
     memset(j->buf + j->buf_len, 0, term);
-    if (pwrite_all(j->fd, j->buf, j->buf_len + term, j->pos) != 0 || fdatasync_retry(j->fd) != 0) {
+    int rc = j->dfd >= 0 ? direct_write(j, end) : -1;
+    if (rc == 1) { /* the filesystem refused O_DIRECT after all: buffered from now on */
+        close(j->dfd);
+        j->dfd = -1;
+    }
+    if (rc != 0 && (pwrite_all(j->fd, j->buf, j->buf_len + term, j->pos) != 0 || fdatasync_retry(j->fd) != 0)) {
         int saved = errno;
         set_err(j->err, sizeof j->err, "journal %s: write of %zu bytes at offset %llu: %s", j->path,
                  j->buf_len, (unsigned long long)j->pos, strerror(saved));
