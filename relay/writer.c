@@ -1,14 +1,18 @@
 /* The single writer thread: group commit, the write-ahead journal and crash
  * recovery (see writer.h).
  *
- * Each round the writer takes the queued events (a "group"), applies them to
- * the open LMDB write transaction (in a nested transaction, so one failing
- * event cannot spoil what earlier groups did), and then:
+ * Each round the writer takes the queued events (a "group") and applies them
+ * to the open LMDB write transaction (plain inserts: a nested transaction per
+ * group or per event doubled the cost; an event whose kind has a plugin
+ * committed hook gets its own). If LMDB fails outside a nested transaction,
+ * the long transaction is aborted, the answered groups it held are applied
+ * again from the journal (recover_ltxn) and the group is redone with every
+ * event nested. Then:
  *
  *   journal = false  commits LMDB durably (two fdatasyncs of every page the
  *                    group dirtied) and answers.
  *   journal = true   appends the events the group added to data_dir/journal
- *                    with one sequential write and one fdatasync, and answers:
+ *                    with one sequential durable write, and answers:
  *                    the events are durable. LMDB is committed later, once for
  *                    many groups: when commit_interval_ms has passed, when no
  *                    event came for commit_idle_ms, when a query waits for
