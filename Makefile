@@ -103,6 +103,7 @@ test: bootstrap
 
 FUZZ_SECONDS ?= 600
 FUZZ_METADATA_SECONDS ?= 0
+FUZZ_JOURNAL_SECONDS ?= 60
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) tests/fuzz/fuzz_message.c $(LIB_SRCS) $(LIBS) -o $(BUILD)/fuzz/fuzz_message
@@ -113,6 +114,9 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz/metadata_corpus
 	cp -n $${G1_SHARED:-/work/shared}/g1/*.scale $(BUILD)/fuzz/metadata_corpus/ 2>/dev/null || true
 	if [ "$(FUZZ_METADATA_SECONDS)" -gt 0 ]; then $(BUILD)/fuzz/fuzz_metadata -max_total_time=$(FUZZ_METADATA_SECONDS) -max_len=200000 -timeout=10 $(BUILD)/fuzz/metadata_corpus; fi
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INCS) tests/fuzz/fuzz_journal.c $(LIB_SRCS) $(LIBS) -o $(BUILD)/fuzz/fuzz_journal
+	@mkdir -p $(BUILD)/fuzz/journal_corpus
+	if [ "$(FUZZ_JOURNAL_SECONDS)" -gt 0 ]; then $(BUILD)/fuzz/fuzz_journal -max_total_time=$(FUZZ_JOURNAL_SECONDS) -max_len=16384 $(BUILD)/fuzz/journal_corpus; fi
 
 bench: bootstrap
 	@$(MAKE) --no-print-directory all

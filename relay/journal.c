@@ -52,7 +52,8 @@
  *
  * Reading starts at offset 0 and accepts records while the magic is right, the
  * length is within bounds and the record fits in the file, the checksum is
- * right, and lsn == previous lsn + 1 (the first record may have any lsn). The
+ * right, 0 < lsn < 2^62, and lsn == previous lsn + 1 (the first record may have
+ * any such lsn). The
  * first record failing a check is the end of the journal (a torn or stale
  * tail); that is not an error. A payload that is JSON text cannot contain a
  * forged valid header, since a header always has zero bytes (length < 2^24,
@@ -80,6 +81,7 @@
 #define JOURNAL_SEED 0x6731726A6F75726EULL /* "g1rjourn" */
 #define JOURNAL_TERMINATOR 8u             /* zero bytes written after each group */
 #define JOURNAL_BLOCK 4096u               /* O_DIRECT write alignment (offset, length, buffer) */
+#define JOURNAL_LSN_LIMIT (1ull << 62)    /* valid lsns are 1 .. 2^62 - 1 */
 
 struct journal {
     int fd;
@@ -351,7 +353,8 @@ static int scan_fd(int fd, uint64_t file_size, XXH3_state_t *st, const char *pat
         uint32_t magic = get_u32(h), len = get_u32(h + 4);
         uint64_t lsn = get_u64(h + 8), sum = get_u64(h + 16);
         if (magic != JOURNAL_MAGIC || len > maxp || record_size(len) > file_size - off) break;
-        if (res->any && (prev == UINT64_MAX || lsn != prev + 1)) break;
+        if (lsn == 0 || lsn >= JOURNAL_LSN_LIMIT) break; /* never written: the chain cannot wrap */
+        if (res->any && lsn != prev + 1) break;
         const uint8_t *rec;
         if (reader_get(&r, off, (size_t)record_size(len), &rec) != 0) {
             set_err(err, errlen, "journal %s: read at offset %llu: %s", path, (unsigned long long)off, strerror(errno));
@@ -464,7 +467,7 @@ int journal_add(journal *j, const char *data, size_t len, uint64_t *lsn_out) {
                  j->path, len, (unsigned long long)(j->pos + j->buf_len), (unsigned long long)j->size);
         return -1;
     }
-    if (j->next_lsn == UINT64_MAX) {
+    if (j->next_lsn >= JOURNAL_LSN_LIMIT) {
         set_err(j->err, sizeof j->err, "journal %s: LSN space exhausted", j->path);
         return -1;
     }
