@@ -288,7 +288,7 @@ static void handle_req(relay_ctx *ctx, conn *c, conn_id id, client_message *m) {
     s->next_in_conn = c->subs;
     c->subs = s;
     c->sub_count++;
-    writer_wait_visible(ctx->writer); /* events answered OK before this REQ are found */
+    writer_wait_visible(ctx->writer, m->filters, m->filter_count); /* events answered OK before this REQ are found */
     run_query_slice(ctx, c, s);
 }
 
@@ -310,7 +310,7 @@ static void handle_count(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
         }
     }
     uint64_t count = 0;
-    writer_wait_visible(ctx->writer);
+    writer_wait_visible(ctx->writer, m->filters, m->filter_count);
     if (store_count(ctx->st, m->filters, m->filter_count, &count) != 0) {
         conn_send_closed(ctx->conns, id, m->subid, m->subid_len, "error: count failed");
         return;

@@ -35,6 +35,7 @@
 #include "hex.h"
 #include "journal.h"
 #include "log.h"
+#include "pending.h"
 #include "subscriptions.h"
 #include <errno.h>
 #include <pthread.h>
@@ -71,6 +72,7 @@ struct writer {
      * answered before the call; vis_waiters asks the writer to commit now. */
     _Atomic uint64_t answered_lsn;
     _Atomic uint64_t visible_lsn;
+    pending_set *pending; /* what answered, uncommitted events could change (pending.h) */
     uint32_t vis_waiters; /* under lock */
     pthread_cond_t vis_cond;
     atomic_bool stalled;  /* see stall() */
@@ -150,10 +152,13 @@ void writer_submit(writer *w, write_job *j) {
     pthread_mutex_unlock(&w->lock);
 }
 
-void writer_wait_visible(writer *w) {
+void writer_wait_visible(writer *w, const filter *filters, uint32_t count) {
     if (!w || !w->jr) return;
     uint64_t need = atomic_load(&w->answered_lsn);
     if (atomic_load(&w->visible_lsn) >= need) return;
+    /* only when an answered event could change these results: a query that
+     * no pending event concerns must not wait for (and force) a commit */
+    if (!pending_may_match(w->pending, filters, count)) return;
     pthread_mutex_lock(&w->lock);
     w->vis_waiters++;
     pthread_cond_signal(&w->cond); /* commit now rather than at the interval */
@@ -240,6 +245,7 @@ static int commit_ltxn(writer *w) {
     if (rc || !w->jr) return rc;
     journal_reset(w->jr);
     pthread_mutex_lock(&w->lock);
+    pending_clear(w->pending);
     atomic_store(&w->visible_lsn, w->ltxn_lsn);
     pthread_cond_broadcast(&w->vis_cond);
     pthread_mutex_unlock(&w->lock);
@@ -374,6 +380,9 @@ static void journal_group(writer *w, uint32_t n) {
     }
     if (!any) return;
     if (journal_sync(w->jr) != 0) fatal_journal("journal write", journal_error(w->jr));
+    /* before answered_lsn moves: a query that sees the new lsn finds them here */
+    for (uint32_t i = 0; i < n; i++)
+        if (w->results[i] == STORE_ADDED) pending_add(w->pending, &w->batch[i]->ev);
     w->ltxn_lsn = lsn;
     atomic_store(&w->answered_lsn, lsn);
 }
@@ -757,6 +766,7 @@ static int journal_start(writer *w, char *err, size_t errlen) {
 /* Frees what writer_start allocated (the thread is not running). */
 static void writer_free(writer *w) {
     journal_close(w->jr);
+    pending_free(w->pending);
     free(w->batch);
     free(w->results);
     free(w->msgs);
@@ -775,6 +785,12 @@ writer *writer_start(relay_ctx *ctx, journal *jr, char *err, size_t errlen) {
     }
     w->ctx = ctx;
     w->jr = jr;
+    w->pending = pending_new();
+    if (!w->pending) {
+        snprintf(err, errlen, "out of memory");
+        writer_free(w);
+        return NULL;
+    }
     w->wake_at = 1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);

@@ -36,11 +36,13 @@ writer *writer_start(relay_ctx *ctx, struct journal *jr, char *err, size_t errle
 void writer_stop(writer *w);
 /* Queues a job (any thread); the writer frees it. */
 void writer_submit(writer *w, write_job *j);
-/* Read-your-writes: returns once every event answered OK before the call is
- * visible to LMDB readers (at once without the journal, or when nothing is
- * pending; otherwise it asks the writer to commit now). Queries call it before
- * their first read. Any thread but the writer's. */
-void writer_wait_visible(writer *w);
+/* Read-your-writes: returns once every event answered OK before the call that
+ * could change the results of these (OR'ed) filters is visible to LMDB readers:
+ * at once without the journal, when nothing is pending, or when no pending
+ * event concerns the filters (relay/pending.h); otherwise it asks the writer to
+ * commit now and waits. Queries call it before their first read. Any thread
+ * but the writer's. */
+void writer_wait_visible(writer *w, const filter *filters, uint32_t count);
 /* Frees a job that was never submitted. */
 void write_job_free(write_job *j);
 #endif

@@ -159,6 +159,43 @@ test('read-your-writes: after OK another connection finds the event at once', { 
   await Promise.all([writer.end(), reader.end(), live.end()]);
 });
 
+test('read-your-writes only where it matters: unrelated queries do not wait, a pending deletion is honoured', { timeout: TEST_TIMEOUT }, async () => {
+  const relay = await startRelay({ config: { ...NO_TIMED_COMMIT } });
+  const [writer, reader] = await Promise.all([connect(relay.url), connect(relay.url)]);
+  const a = newKey();
+  const b = newKey();
+  // b's note, committed (a query for it makes the writer commit)
+  const old = makeEvent(b, { content: 'committed note' });
+  assert.equal((await writer.publish(old)).ok, true);
+  assert.deepEqual(await reader.query({ ids: [old.id] }), [old]);
+  // a's note, answered but not committed; a query about b only does not wait
+  // for it and forces no commit: after a kill -9 the start-up still applies it
+  const pendingNote = makeEvent(a, { content: 'pending note' });
+  assert.equal((await writer.publish(pendingNote)).ok, true);
+  assert.deepEqual(await reader.query({ authors: [b.pk], kinds: [1] }), [old]);
+  assert.equal(await reader.count('b', { authors: [b.pk] }), 1);
+  await relay.kill('SIGKILL');
+  let mark = relay.output().length;
+  await relay.restart();
+  const applied = appliedLine(relay, mark);
+  assert.equal(applied?.events, 1, `the query about b did not commit a's note: ${applied?.line}\n${relay.output().slice(mark)}`);
+  // a pending deletion is honoured by a query by id, although the deletion itself
+  // does not match that filter
+  const [w2, r2] = await Promise.all([connect(relay.url), connect(relay.url)]);
+  assert.deepEqual(await r2.query({ ids: [pendingNote.id] }), [pendingNote]);
+  const del = makeEvent(a, { kind: 5, tags: [['e', pendingNote.id]] });
+  assert.equal((await w2.publish(del)).ok, true);
+  assert.deepEqual(await r2.query({ ids: [pendingNote.id] }), [], 'deleted by an answered kind 5');
+  // and a replaced profile is never served once its replacement is answered
+  const p1 = makeEvent(b, { kind: 0, created_at: now() - 100, content: '{"name":"one"}' });
+  assert.equal((await w2.publish(p1)).ok, true);
+  assert.deepEqual(await r2.query({ authors: [b.pk], kinds: [0] }), [p1]);
+  const p2 = makeEvent(b, { kind: 0, created_at: now() - 50, content: '{"name":"two"}' });
+  assert.equal((await w2.publish(p2)).ok, true);
+  assert.deepEqual(await r2.query({ authors: [b.pk], kinds: [0], until: now() - 80 }), [], 'the older version is gone');
+  await Promise.all([w2.end(), r2.end()]);
+});
+
 test('journal = false: durable per group, no journal file', { timeout: TEST_TIMEOUT }, async () => {
   const relay = await startRelay({ config: { journal: false } });
   const k = newKey();
