@@ -514,10 +514,8 @@ int journal_add(journal *j, const char *data, size_t len, uint64_t *lsn_out) {
 static int direct_write(journal *j, uint64_t end) {
     uint64_t first = j->pos & ~(uint64_t)(JOURNAL_BLOCK - 1);
     size_t pre = (size_t)(j->pos - first);
-    uint64_t stop = end + JOURNAL_TERMINATOR;
-    if (stop > j->size) stop = j->size;
-    stop = (stop + JOURNAL_BLOCK - 1) & ~(uint64_t)(JOURNAL_BLOCK - 1);
-    if (stop > j->size) stop = j->size;
+    uint64_t stop = (end + JOURNAL_TERMINATOR + JOURNAL_BLOCK - 1) & ~(uint64_t)(JOURNAL_BLOCK - 1);
+    if (stop > j->size) stop = j->size; /* dfd is only used when the size is a whole number of blocks */
     size_t len = (size_t)(stop - first);
     if (len > j->dcap) {
         void *b;

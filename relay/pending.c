@@ -35,6 +35,13 @@ static uint64_t key_hash(char type, const void *a, size_t alen, const void *b, s
     return h ? h : 1;
 }
 
+static void kind_be(uint8_t out[4], uint32_t kind) {
+    out[0] = (uint8_t)(kind >> 24);
+    out[1] = (uint8_t)(kind >> 16);
+    out[2] = (uint8_t)(kind >> 8);
+    out[3] = (uint8_t)kind;
+}
+
 static bool set_contains(const pending_set *p, uint64_t h) {
     if (!p->slot_count) return false;
     for (size_t i = h & (p->slot_count - 1);; i = (i + 1) & (p->slot_count - 1)) {
@@ -83,10 +90,10 @@ void pending_free(pending_set *p) {
 }
 
 static int add_locked(pending_set *p, const event *ev) {
-    uint8_t kind_be[4] = {(uint8_t)(ev->kind >> 24), (uint8_t)(ev->kind >> 16), (uint8_t)(ev->kind >> 8),
-                          (uint8_t)ev->kind};
+    uint8_t kind[4];
+    kind_be(kind, ev->kind);
     if (set_insert(p, key_hash('i', ev->id, 32, NULL, 0)) || set_insert(p, key_hash('p', ev->pubkey, 32, NULL, 0)) ||
-        set_insert(p, key_hash('k', kind_be, 4, NULL, 0)))
+        set_insert(p, key_hash('k', kind, 4, NULL, 0)))
         return -1;
     for (uint32_t t = 0; t < ev->tag_count; t++) {
         const event_str *name = event_tag_str(ev, t, 0), *value = event_tag_str(ev, t, 1);
@@ -98,7 +105,7 @@ static int add_locked(pending_set *p, const event *ev) {
         if (set_insert(p, key_hash('A', ev->pubkey, 32, NULL, 0))) return -1;
         p->changes = true;
     } else if (cls == EVENT_CLASS_REPLACEABLE || cls == EVENT_CLASS_ADDRESSABLE) {
-        if (set_insert(p, key_hash('c', ev->pubkey, 32, kind_be, 4)) || set_insert(p, key_hash('C', ev->pubkey, 32, NULL, 0)))
+        if (set_insert(p, key_hash('c', ev->pubkey, 32, kind, 4)) || set_insert(p, key_hash('C', ev->pubkey, 32, NULL, 0)))
             return -1;
         p->changes = true;
     }
@@ -136,9 +143,9 @@ static bool changes_may_touch(const pending_set *p, const filter *f) {
             continue;
         }
         for (uint32_t k = 0; k < f->kind_count; k++) {
-            uint32_t kind = f->kinds[k];
-            uint8_t be[4] = {(uint8_t)(kind >> 24), (uint8_t)(kind >> 16), (uint8_t)(kind >> 8), (uint8_t)kind};
-            if (set_contains(p, key_hash('c', f->authors[a], 32, be, 4))) return true;
+            uint8_t kind[4];
+            kind_be(kind, f->kinds[k]);
+            if (set_contains(p, key_hash('c', f->authors[a], 32, kind, 4))) return true;
         }
     }
     return false;
@@ -157,9 +164,9 @@ static bool events_may_match(const pending_set *p, const filter *f) {
     if (!any) return false;
     any = !f->has_kinds;
     for (uint32_t i = 0; !any && i < f->kind_count; i++) {
-        uint32_t kind = f->kinds[i];
-        uint8_t be[4] = {(uint8_t)(kind >> 24), (uint8_t)(kind >> 16), (uint8_t)(kind >> 8), (uint8_t)kind};
-        any = set_contains(p, key_hash('k', be, 4, NULL, 0));
+        uint8_t kind[4];
+        kind_be(kind, f->kinds[i]);
+        any = set_contains(p, key_hash('k', kind, 4, NULL, 0));
     }
     if (!any) return false;
     for (uint32_t t = 0; t < f->tag_count; t++) {

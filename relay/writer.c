@@ -51,7 +51,7 @@
 #define EXPIRE_MAX_PER_RUN 10000
 #define GATHER_MIN_COMMIT_NS 300000u /* rounds slower than this are worth gathering for */
 #define GATHER_MAX_NS 2000000u       /* longest wait for answered clients to come back */
-#define JOURNAL_RECORD_OVERHEAD 32u  /* a record's header and padding, upper bound */
+#define JOURNAL_RECORD_OVERHEAD (JOURNAL_HEADER_SIZE + 8u) /* a record's header and padding, upper bound */
 /* LMDB keeps a write transaction's dirty pages in memory until it commits
  * (about 4 KB per event once the hot pages are shared): commit at this many
  * events whatever the interval, so that memory stays near 100 MB at most. */
@@ -291,11 +291,13 @@ typedef struct {
 
 static group current_group(writer *w, uint32_t n) { return (group){w->batch, w->results, w->msgs, n}; }
 
+static void set_db_error(const group *g, uint32_t i, int rc) {
+    g->results[i] = STORE_ERROR;
+    snprintf(g->msgs[i], sizeof g->msgs[i], "error: database: %s", mdb_strerror(rc));
+}
+
 static void fail_group(const group *g, int rc) {
-    for (uint32_t i = 0; i < g->n; i++) {
-        g->results[i] = STORE_ERROR;
-        snprintf(g->msgs[i], sizeof g->msgs[i], "error: database: %s", mdb_strerror(rc));
-    }
+    for (uint32_t i = 0; i < g->n; i++) set_db_error(g, i, rc);
 }
 
 /* Applies a group to the long transaction. all_nested: every event in its own
@@ -326,8 +328,7 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
         bool nested = all_nested || hook;
         MDB_txn *t = txn;
         if (nested && (rc = mdb_txn_begin(env, txn, 0, &t)) != 0) {
-            g->results[i] = STORE_ERROR;
-            snprintf(g->msgs[i], sizeof g->msgs[i], "error: database: %s", mdb_strerror(rc));
+            set_db_error(g, i, rc);
             continue;
         }
         uint64_t levid = 0;
@@ -342,10 +343,7 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
         g->results[i] = r;
         if (nested) {
             if (r == STORE_ERROR) mdb_txn_abort(t);
-            else if ((rc = mdb_txn_commit(t)) != 0) {
-                g->results[i] = STORE_ERROR;
-                snprintf(g->msgs[i], sizeof g->msgs[i], "error: database: %s", mdb_strerror(rc));
-            }
+            else if ((rc = mdb_txn_commit(t)) != 0) set_db_error(g, i, rc);
         } else if (r == STORE_ERROR) {
             /* the transaction may be unusable */
             mdb_txn_abort(w->ltxn);
@@ -370,28 +368,19 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
 /* Journal mode: appends the events the group added and makes them durable.
  * The caller made sure they fit. */
 static void journal_group(writer *w, uint32_t n) {
-    uint64_t lsn = 0;
-    bool any = false;
+    uint64_t lsn = 0; /* lsns start at 1: 0 = nothing added */
     for (uint32_t i = 0; i < n; i++) {
         if (w->results[i] != STORE_ADDED) continue;
         const event *ev = &w->batch[i]->ev;
         if (journal_add(w->jr, ev->json, ev->json_len, &lsn) != 0) fatal_journal("journal append", "no room");
-        any = true;
     }
-    if (!any) return;
+    if (!lsn) return;
     if (journal_sync(w->jr) != 0) fatal_journal("journal write", journal_error(w->jr));
     /* before answered_lsn moves: a query that sees the new lsn finds them here */
     for (uint32_t i = 0; i < n; i++)
         if (w->results[i] == STORE_ADDED) pending_add(w->pending, &w->batch[i]->ev);
     w->ltxn_lsn = lsn;
     atomic_store(&w->answered_lsn, lsn);
-}
-
-/* Journal mode: bytes the group's records could need. */
-static size_t group_journal_bytes(writer *w, uint32_t n) {
-    size_t total = 0;
-    for (uint32_t i = 0; i < n; i++) total += w->batch[i]->ev.json_len + JOURNAL_RECORD_OVERHEAD;
-    return total;
 }
 
 static void expire_old(writer *w) {
@@ -417,23 +406,31 @@ static void commit_or_stall(writer *w) {
 
 static int replay_journal(writer *w, uint64_t after, uint64_t *events, uint64_t *added, char *err, size_t errlen);
 
-/* Stalled: apply the journal's answered events again and commit them. */
-static void try_unstall(writer *w) {
-    if (now_ns() < w->stall_retry_ns) return;
+/* Applies the answered, uncommitted events again from the journal into a new
+ * long transaction (after an LMDB error lost the previous one); stalls when
+ * that fails. Returns the number of events, or -1. */
+static long long reapply_answered(writer *w, const char *what) {
     uint64_t events, added;
     char err[256];
     if (replay_journal(w, atomic_load(&w->visible_lsn), &events, &added, err, sizeof err) != 0) {
-        stall(w, "re-applying the journal", err);
-        return;
+        stall(w, what, err);
+        return -1;
     }
+    return (long long)events;
+}
+
+/* Stalled: apply the journal's answered events again and commit them. */
+static void try_unstall(writer *w) {
+    if (now_ns() < w->stall_retry_ns) return;
+    long long events = reapply_answered(w, "re-applying the journal");
+    if (events < 0) return;
     int rc = commit_ltxn(w);
     if (rc) {
         stall(w, "LMDB commit", mdb_strerror(rc));
         return;
     }
     atomic_store(&w->stalled, false);
-    log_info("writer: the database takes events again (%llu answered events committed from the journal)",
-             (unsigned long long)events);
+    log_info("writer: the database takes events again (%lld answered events committed from the journal)", events);
 }
 
 /* Journal mode: is it time to commit LMDB? (called after a group) */
@@ -512,9 +509,10 @@ static void *writer_main(void *arg) {
         size_t group_bytes = 0;
         while (w->head && n < max) {
             if (n == w->batch_cap && !grow_batch(w, w->batch_cap * 2 < max ? w->batch_cap * 2 : max)) break;
-            if (w->jr) {
-                group_bytes += w->head->ev.json_len + JOURNAL_RECORD_OVERHEAD;
-                if (n > 0 && group_bytes > w->max_group_bytes) break;
+            if (w->jr) { /* the group's records, at most: they stay under half the journal */
+                size_t rec = w->head->ev.json_len + JOURNAL_RECORD_OVERHEAD;
+                if (n > 0 && group_bytes + rec > w->max_group_bytes) break;
+                group_bytes += rec;
             }
             write_job *j = w->head;
             w->head = j->next;
@@ -527,7 +525,7 @@ static void *writer_main(void *arg) {
         uint64_t round_start = now_ns();
         group g = current_group(w, n);
         if (atomic_load(&w->stalled)) try_unstall(w);
-        if (!atomic_load(&w->stalled) && w->jr && !journal_fits(w->jr, group_journal_bytes(w, n)))
+        if (!atomic_load(&w->stalled) && w->jr && !journal_fits(w->jr, group_bytes))
             commit_or_stall(w); /* frees the journal */
         int rc = -1;
         if (!atomic_load(&w->stalled)) {
@@ -693,14 +691,8 @@ out:
 /* After an LMDB error outside a nested transaction the long transaction is
  * gone, with the answered groups it held: apply them again from the journal. */
 static void recover_ltxn(writer *w) {
-    uint64_t events, added;
-    char err[256];
-    if (replay_journal(w, atomic_load(&w->visible_lsn), &events, &added, err, sizeof err) != 0) {
-        stall(w, "re-applying the journal after an LMDB error", err);
-        return;
-    }
-    log_warn("writer: re-applied %llu answered events from the journal after an LMDB error",
-             (unsigned long long)events);
+    long long events = reapply_answered(w, "re-applying the journal after an LMDB error");
+    if (events >= 0) log_warn("writer: re-applied %lld answered events from the journal after an LMDB error", events);
 }
 
 int writer_journal_open(const config *cfg, journal **out, char *err, size_t errlen) {

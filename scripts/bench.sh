@@ -265,11 +265,15 @@ fill 0 "$FILL1"
 query_at "$FILL1"
 Q1=$LAST
 
-log "ingest: 16 publishers, window 1 (each waits for OK), $INGEST_EVENTS events"
-lg_median events_per_s ingest-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
+# loadgen_ingest NAME WINDOW [WHAT]: 16 loadgen publishers keeping WINDOW EVENTs in
+# flight each (1: each waits for its OK), the median run in LAST
+loadgen_ingest() {
+    log "ingest${3:-}: 16 publishers, window $2, $INGEST_EVENTS events"
+    lg_median events_per_s "$1" ingest --url "$(url)" --connections 16 --window "$2" --events "$INGEST_EVENTS"
+}
+loadgen_ingest ingest-w1 1
 I1=$LAST
-log "ingest: 16 publishers, window 20, $INGEST_EVENTS events"
-lg_median events_per_s ingest-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
+loadgen_ingest ingest-w20 20
 I20=$LAST
 mem_snapshot after-ingest
 
@@ -299,11 +303,9 @@ J1= J20=
 if want nojournal; then
     stop_relay
     start_relay "$WORK/data" --set journal=false
-    log "ingest with journal = false: 16 publishers, window 1, $INGEST_EVENTS events"
-    lg_median events_per_s nojournal-w1 ingest --url "$(url)" --connections 16 --window 1 --events "$INGEST_EVENTS"
+    loadgen_ingest nojournal-w1 1 " with journal = false"
     J1=$LAST
-    log "ingest with journal = false: 16 publishers, window 20, $INGEST_EVENTS events"
-    lg_median events_per_s nojournal-w20 ingest --url "$(url)" --connections 16 --window 20 --events "$INGEST_EVENTS"
+    loadgen_ingest nojournal-w20 20 " with journal = false"
     J20=$LAST
     stop_relay
     start_relay "$WORK/data"
