@@ -552,10 +552,37 @@ int event_parse_trusted(event *ev, const char *json, size_t len) {
     return 0;
 }
 
+/* Parsing an x-only public key lifts x to a curve point (a field square
+ * root), about an eighth of a signature check. Active authors publish again
+ * and again, so each thread keeps the points of the keys it parsed last in a
+ * small direct-mapped cache (secp256k1 guarantees the parsed form may be
+ * copied). Only keys that parsed are cached; a slot is trusted only when all
+ * 32 key bytes match. */
+enum { PUBKEY_CACHE_SLOTS = 512 };
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    secp256k1_xonly_pubkey point;
+} pubkey_slot;
+static _Thread_local pubkey_slot pubkey_cache[PUBKEY_CACHE_SLOTS];
+
+static bool parse_pubkey_cached(const secp256k1_context *ctx, const uint8_t key[32], secp256k1_xonly_pubkey *out) {
+    pubkey_slot *slot = &pubkey_cache[(key[0] | (unsigned)key[1] << 8) % PUBKEY_CACHE_SLOTS];
+    if (slot->used && memcmp(slot->key, key, 32) == 0) {
+        *out = slot->point;
+        return true;
+    }
+    if (!secp256k1_xonly_pubkey_parse(ctx, out, key)) return false;
+    memcpy(slot->key, key, 32);
+    slot->point = *out;
+    slot->used = true;
+    return true;
+}
+
 bool event_verify_sig(const event *ev) {
     secp256k1_xonly_pubkey pk;
     const secp256k1_context *ctx = secp();
-    if (!secp256k1_xonly_pubkey_parse(ctx, &pk, ev->pubkey)) return false;
+    if (!parse_pubkey_cached(ctx, ev->pubkey, &pk)) return false;
     return secp256k1_schnorrsig_verify(ctx, ev->sig, ev->id, 32, &pk) == 1;
 }
 

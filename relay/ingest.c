@@ -21,13 +21,32 @@ static relay_ctx *policy_ctx; /* the one relay of this process, for policy callb
 
 /* ---- EVENT ---- */
 
+/* Each worker keeps one read transaction for the duplicate check, reset
+ * between events (no snapshot held) and renewed for the next: a fresh
+ * transaction per event would allocate it and lock the reader table every
+ * time (the environment is opened MDB_NOTLS). */
+static _Thread_local MDB_txn *dup_check_txn;
+static _Thread_local MDB_env *dup_check_env;
+
+void ingest_thread_done(void) {
+    if (dup_check_txn) mdb_txn_abort(dup_check_txn);
+    dup_check_txn = NULL;
+    dup_check_env = NULL;
+}
+
 static bool already_stored(relay_ctx *ctx, const uint8_t id[32]) {
-    MDB_txn *txn;
-    if (mdb_txn_begin(store_env(ctx->st), NULL, MDB_RDONLY, &txn) != 0) return false;
+    MDB_env *env = store_env(ctx->st);
+    if (dup_check_txn && dup_check_env != env) ingest_thread_done();
+    int rc = dup_check_txn ? mdb_txn_renew(dup_check_txn) : mdb_txn_begin(env, NULL, MDB_RDONLY, &dup_check_txn);
+    if (rc != 0) {
+        ingest_thread_done();
+        return false;
+    }
+    dup_check_env = env;
     const char *json;
     size_t len;
-    int rc = store_get_by_id(ctx->st, txn, id, &json, &len);
-    mdb_txn_abort(txn);
+    rc = store_get_by_id(ctx->st, dup_check_txn, id, &json, &len);
+    mdb_txn_reset(dup_check_txn);
     return rc == 0;
 }
 

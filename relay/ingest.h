@@ -13,6 +13,10 @@
 /* Runs j for connection c and frees it (or requeues it). */
 void ingest_run_job(relay_ctx *ctx, conn *c, job *j);
 
+/* Called by each worker thread as it ends: releases what the thread kept
+ * between jobs (its duplicate-check read transaction). */
+void ingest_thread_done(void);
+
 /* At shut-down, after the workers stopped and the network closed: drops every
  * connection's pending jobs and subscriptions. */
 void ingest_release_all(relay_ctx *ctx);

@@ -92,6 +92,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&c->lock);
         if (more) ready_push(p, c);
     }
+    ingest_thread_done();
     return NULL;
 }
 

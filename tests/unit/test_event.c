@@ -513,6 +513,50 @@ static void test_pubkey_of(void) {
     CHECK_EQ_INT(event_pubkey_of(zero, pk), -1);
 }
 
+/* The per-thread cache of parsed public keys never lets a key stand in for
+ * another: two authors whose keys share a cache slot, checked in turn, each
+ * verify only their own events; a bad signature under a cached key still
+ * fails, and so does another author's key with a cached author's signature. */
+static void test_pubkey_cache(void) {
+    event a, b, first[600];
+    uint8_t sk[32];
+    int slot_of_first[512], found = -1, n = 0;
+    memset(slot_of_first, -1, sizeof slot_of_first);
+    memset(sk, 3, 32);
+    for (; n < 600 && found < 0; n++) {
+        sk[0] = (uint8_t)n;
+        sk[1] = (uint8_t)(n >> 8);
+        CHECK_EQ_INT(event_build_signed(&first[n], sk, 1700000000, 1, NULL, 0, "cache", 5), 0);
+        int slot = (first[n].pubkey[0] | first[n].pubkey[1] << 8) % 512;
+        if (slot_of_first[slot] >= 0) found = slot;
+        else slot_of_first[slot] = n;
+    }
+    CHECK(found >= 0);
+    if (found < 0) return;
+    a = first[slot_of_first[found]];
+    b = first[n - 1];
+    CHECK(memcmp(a.pubkey, b.pubkey, 32) != 0);
+    for (int round = 0; round < 3; round++) {
+        CHECK(event_verify_sig(&a));
+        CHECK(event_verify_sig(&b));
+    }
+    uint8_t saved[32];
+    memcpy(saved, a.pubkey, 32);
+    memcpy(a.pubkey, b.pubkey, 32); /* b's key (now cached) with a's signature */
+    CHECK(!event_verify_sig(&a));
+    memcpy(a.pubkey, saved, 32);
+    CHECK(event_verify_sig(&a));
+    a.sig[3] ^= 0x40;
+    CHECK(!event_verify_sig(&a)); /* a's key is cached, the signature is wrong */
+    a.sig[3] ^= 0x40;
+    CHECK(event_verify_sig(&a));
+    a.pubkey[31] ^= 1; /* same slot as a, another key (maybe not on the curve) */
+    CHECK(!event_verify_sig(&a));
+    a.pubkey[31] ^= 1;
+    CHECK(event_verify_sig(&a));
+    for (int i = 0; i < n; i++) event_free(&first[i]);
+}
+
 static void test_helpers(void) {
     uint8_t id[32] = {0};
     CHECK_EQ_INT(event_pow_bits(id), 256);
@@ -562,4 +606,5 @@ UNIT_MAIN(
     test_limits();
     test_prefix();
     test_helpers();
+    test_pubkey_cache();
 )
