@@ -17,7 +17,7 @@
 #define UPSTREAM_MAX 16
 #define PAGE_LIMIT 500
 #define CURSOR_MARGIN_S 60     /* catch-up starts this long before the cursor */
-#define LIVE_OVERLAP_S 5       /* live subscription starts this long before connecting */
+#define LIVE_OVERLAP_S 5       /* the cursor after a catch-up: this long before connecting */
 #define LIVE_LAG_S 10          /* while connected, the cursor trails now by this */
 #define SAVE_INTERVAL_MS 3000
 #define BACKOFF_MIN_MS 250
@@ -133,8 +133,11 @@ static void clear_queue(upstream_link *l) {
 static void request_page(upstream_link *l) {
     char msg[256];
     int64_t since = l->cursor > CURSOR_MARGIN_S ? l->cursor - CURSOR_MARGIN_S : 0;
-    snprintf(msg, sizeof msg, "[\"REQ\",\"cu\",{\"since\":%lld,\"until\":%lld,\"limit\":%d}]", (long long)since,
-             (long long)l->cu_until, PAGE_LIMIT);
+    if (l->cu_until == INT64_MAX) /* first page: up to the newest, future created_at included */
+        snprintf(msg, sizeof msg, "[\"REQ\",\"cu\",{\"since\":%lld,\"limit\":%d}]", (long long)since, PAGE_LIMIT);
+    else
+        snprintf(msg, sizeof msg, "[\"REQ\",\"cu\",{\"since\":%lld,\"until\":%lld,\"limit\":%d}]", (long long)since,
+                 (long long)l->cu_until, PAGE_LIMIT);
     l->cu_count = 0;
     l->cu_oldest = INT64_MAX;
     queue_text(l, msg);
@@ -142,10 +145,12 @@ static void request_page(upstream_link *l) {
 
 static void on_open(upstream_link *l) {
     l->connect_time = (int64_t)time(NULL);
-    char msg[128];
-    snprintf(msg, sizeof msg, "[\"REQ\",\"live\",{\"since\":%lld}]", (long long)(l->connect_time - LIVE_OVERLAP_S));
-    queue_text(l, msg);
-    l->cu_until = l->connect_time;
+    /* live: every event the upstream stores from now on, whatever its created_at
+     * (a `since` here would drop an event signed earlier but published now, and no
+     * later catch-up would fetch it once the cursor passed it); opened before the
+     * catch-up, so whatever the catch-up's query does not see arrives here */
+    queue_text(l, "[\"REQ\",\"live\",{\"limit\":0}]");
+    l->cu_until = INT64_MAX;
     l->cu_pages = 0;
     l->cu_done = false;
     request_page(l);

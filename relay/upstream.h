@@ -4,10 +4,13 @@
  *
  * One thread and one libwebsockets client context per upstream. On each
  * connection it opens two subscriptions:
- *   live  {"since": connect time - 5 s}: everything new, kept open;
- *   cu    {"since": cursor - 60 s, "until": connect time, "limit": 500}: what was
- *         missed while away (this process's own downtime included), paged
- *         backwards with `until` until a page comes back short.
+ *   live  {"limit": 0}: every event the upstream stores from now on, kept open,
+ *         whatever its created_at (an event signed long before it is published
+ *         must still arrive: a `since` here would drop it for good);
+ *   cu    {"since": cursor - 60 s, "limit": 500}: what was missed while away
+ *         (this process's own downtime included), paged backwards with `until`
+ *         until a page comes back short. Sent after live, so nothing stored in
+ *         between falls through.
  * Every event is parsed, its id recomputed and its signature verified, then it
  * goes through the in-process plugins (sourceType "Sync", sourceInfo the URL)
  * to the writer, like a client's event; duplicates are dropped by the store, so
