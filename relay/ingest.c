@@ -149,6 +149,7 @@ static void handle_event(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
         return;
     }
     wj->next = NULL;
+    wj->done = NULL;
     wj->conn = id;
     wj->ev = *ev; /* the job takes the event's arena */
     memset(ev, 0, sizeof *ev);

@@ -1,5 +1,20 @@
 /* Upstream sync: following trusted relays as a client (see upstream.h). Synced
- * events go through the same external write policy as client events. */
+ * events go through the same external write policy as client events.
+ *
+ * The cursor and durability: every synced event handed to the write policy or
+ * the writer counts in its link's `outstanding` until it is settled (the
+ * writer's completion callback: stored durably, or a final refusal such as a
+ * duplicate) or refused by the policy. The cursor is saved only while nothing
+ * is outstanding and no refetch is pending, so a saved cursor never passes an
+ * event this relay received and has not stored yet: a kill -9 between the
+ * handing over and the journal write leaves a saved cursor that predates the
+ * event's arrival. An event that comes back unsettled (database error, stalled
+ * writer) or undecided by the policy lowers `retry_from` to its created_at; the
+ * link then lowers its cursor there and reconnects to fetch again from it.
+ * What the counting cannot do: a cursor saved before an event arrived may
+ * already be past its created_at (the live subscription takes old events); such
+ * an event lost in a crash before it was durable (or published upstream while
+ * this station was down) is not fetched again, as upstream.h says. */
 #include "event_rules.h"
 #include "upstream.h"
 #include "hex.h"
@@ -59,7 +74,7 @@ typedef struct upstream_link {
     uint32_t failures;       /* connection attempts failed in a row (logged once) */
     /* external write policy (shared with the runner thread's callbacks) */
     uintptr_t hold_gen;      /* connection whose cursor advances are void (a refetch is due) */
-    atomic_long outstanding; /* events handed to the policy runner, not decided yet */
+    atomic_long outstanding; /* events handed to the policy or the writer, not settled yet */
     atomic_llong retry_from; /* oldest created_at refused for a passing reason (INT64_MAX: none) */
 } upstream_link;
 
@@ -97,9 +112,12 @@ static int64_t load_cursor(upstream_set *u, const char *url) {
 
 static void save_cursor(upstream_link *l) {
     if (l->cursor == l->saved_cursor) return;
-    /* Events still waiting for the write policy are not stored yet: a cursor saved
-     * past them would lose them in a crash. Saved once they are decided. */
+    /* Events still waiting for the write policy or the writer are not stored
+     * yet: a cursor saved past them would lose them in a crash. Saved once they
+     * are settled, and once the link applied a refetch they asked for (read
+     * after outstanding: the callbacks lower retry_from before they count down) */
     if (atomic_load(&l->outstanding) > 0) return;
+    if (atomic_load(&l->retry_from) != INT64_MAX) return;
     MDB_txn *txn;
     if (mdb_txn_begin(store_env(l->set->ctx->st), NULL, 0, &txn) != 0) return;
     MDB_val k = {strlen(l->url), l->url}, v = {8, &l->cursor};
@@ -171,6 +189,20 @@ static bool passing_refusal(const char *msg) {
            strstr(msg, "shutting down");
 }
 
+/* The event must be fetched again from its created_at (any thread: atomics only). */
+static void refetch_from(upstream_link *l, int64_t created_at) {
+    long long t = created_at, cur = atomic_load(&l->retry_from);
+    while (t < cur && !atomic_compare_exchange_weak(&l->retry_from, &cur, t)) {}
+}
+
+/* The writer finished a synced event (writer thread): stored or finally
+ * refused, or refused for now (then fetched again). Atomics on the link only. */
+static void sync_write_done(write_job *wj, bool settled) {
+    upstream_link *l = wj->done_arg;
+    if (!settled) refetch_from(l, wj->ev.created_at); /* before the count down: see save_cursor */
+    atomic_fetch_sub(&l->outstanding, 1);
+}
+
 /* The policy runner's answer for a synced event (runner thread). */
 static void sync_policy_done(void *job, plugin_verdict verdict, const char *msg) {
     sync_job *sj = job;
@@ -178,18 +210,18 @@ static void sync_policy_done(void *job, plugin_verdict verdict, const char *msg)
     write_job *wj = sj->wj;
     free(sj);
     if (verdict == PLUGIN_ACCEPT) {
-        writer_submit(l->set->ctx->writer, wj); /* the writer outlives the policy runner */
-    } else {
-        if (verdict == PLUGIN_REJECT && passing_refusal(msg)) {
-            long long t = wj->ev.created_at, cur = atomic_load(&l->retry_from);
-            while (t < cur && !atomic_compare_exchange_weak(&l->retry_from, &cur, t)) {}
-        } else {
-            char idhex[65];
-            hex_encode(wj->ev.id, 32, idhex);
-            log_debug("upstream %s: event %s refused by the write policy: %s", l->url, idhex, msg ? msg : "");
-        }
-        write_job_free(wj);
+        /* the writer outlives the policy runner; still outstanding until its callback */
+        writer_submit(l->set->ctx->writer, wj);
+        return;
     }
+    if (verdict == PLUGIN_REJECT && passing_refusal(msg)) {
+        refetch_from(l, wj->ev.created_at); /* before the count down: see save_cursor */
+    } else {
+        char idhex[65];
+        hex_encode(wj->ev.id, 32, idhex);
+        log_debug("upstream %s: event %s refused by the write policy: %s", l->url, idhex, msg ? msg : "");
+    }
+    write_job_free(wj); /* never submitted: done is not called */
     atomic_fetch_sub(&l->outstanding, 1);
 }
 
@@ -243,7 +275,10 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
     if (!wj) goto drop;
     wj->conn = 0;
     wj->ev = ev; /* the job takes the event */
+    wj->done = sync_write_done;
+    wj->done_arg = l;
     l->submitted++;
+    /* outstanding from here until settled: the cursor is not saved meanwhile */
     if (ctx->policy) {
         /* the same external write policy as a client's event (strfry does the same
          * for its sync), told where it comes from */
@@ -256,6 +291,7 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
         policy_runner_submit(ctx->policy, &wj->ev, &src, sj, sync_policy_done);
         return;
     }
+    atomic_fetch_add(&l->outstanding, 1);
     writer_submit(ctx->writer, wj);
     return;
 drop:
@@ -402,11 +438,12 @@ static void *link_main(void *arg) {
         if (!l->wsi && t >= l->next_connect_ms) connect_now(l);
         long long retry = atomic_exchange(&l->retry_from, INT64_MAX);
         if (retry != INT64_MAX) {
-            /* the write policy could not decide some events: fetch them again */
+            /* the write policy could not decide some events, or the writer could
+             * not store them: fetch them again */
             if (retry < l->cursor) l->cursor = retry;
             l->hold_gen = l->gen; /* this connection no longer moves the cursor */
             l->cu_done = false;
-            log_info("upstream %s: the write policy could not decide some events; fetching again since %lld", l->url,
+            log_info("upstream %s: some events were not decided or not stored; fetching again since %lld", l->url,
                      retry);
             if (l->wsi) lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC); /* reconnect: catch-up */
         }
@@ -499,9 +536,10 @@ int upstream_start(upstream_set *u, char *err, size_t errlen) {
     return 0;
 }
 
-/* Waits (bounded) until the policy runner answered every synced event: its
- * callbacks use the links. true when none is left. */
-static bool drain_policy(upstream_set *u) {
+/* Waits (bounded) until the policy runner and the writer finished every synced
+ * event: their callbacks use the links (the writer is stopped after this, so
+ * it answers them). true when none is left. */
+static bool drain_outstanding(upstream_set *u) {
     for (int waited = 0; waited < 2 * 60 * 100; waited++) { /* 2 min: decisions have their own timeout */
         long left = 0;
         for (size_t i = 0; i < u->n; i++) left += atomic_load(&u->links[i].outstanding);
@@ -522,16 +560,21 @@ void upstream_free(upstream_set *u) {
             pthread_join(l->thread, NULL);
         }
     }
-    bool drained = drain_policy(u);
+    bool drained = drain_outstanding(u);
     for (size_t i = 0; i < u->n; i++) {
         upstream_link *l = &u->links[i];
-        if (l->started && drained && atomic_load(&l->retry_from) == INT64_MAX) save_cursor(l);
+        if (l->started && drained) {
+            /* a refetch the link had no time to do: the next start does it */
+            long long retry = atomic_exchange(&l->retry_from, INT64_MAX);
+            if (retry < l->cursor) l->cursor = retry;
+            save_cursor(l);
+        }
         if (l->lws) lws_context_destroy(l->lws);
         clear_queue(l);
         free(l->rx);
     }
     if (!drained) {
-        log_warn("upstream: the write policy still holds synced events; their cursors were not saved");
+        log_warn("upstream: the write policy or the writer still holds synced events; their cursors were not saved");
         return; /* left allocated: late policy callbacks still point into it */
     }
     free(u);

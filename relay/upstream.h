@@ -22,8 +22,10 @@
  * events go through it too, like strfry's sync: sourceType "Sync", sourceInfo
  * the upstream URL; accepted ones go to the writer, refused ones are dropped.
  * A refusal that says nothing about the event (policy busy, timed out, crashed,
- * queue full) makes the link fetch again from that event's created_at, and the
- * cursor is only saved while no synced event waits for a decision. */
+ * queue full), or the writer's refusal to store it (database error, stalled
+ * writer: write_job.done with settled false), makes the link fetch again from
+ * that event's created_at. The cursor is only saved while no synced event waits
+ * for the policy or the writer and no refetch is pending (upstream.c). */
 #ifndef G1_UPSTREAM_H
 #define G1_UPSTREAM_H
 #include <stdint.h>

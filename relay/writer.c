@@ -179,7 +179,18 @@ static bool has_prefix(const char *msg) {
     return false;
 }
 
+/* Tells the job's submitter how it ended (write_job.done), once. */
+static void finish(write_job *j, bool settled) {
+    if (!j->done) return;
+    void (*done)(write_job *, bool) = j->done;
+    j->done = NULL;
+    done(j, settled);
+}
+
+/* Ends a job of the group: the OK for a client's event, the completion
+ * callback for every job (a database error is the only transient outcome). */
 static void answer(relay_ctx *ctx, write_job *j, store_result r, const char *msg) {
+    finish(j, r != STORE_ERROR);
     if (!j->conn) return;
     char id_hex[65];
     hex_encode(j->ev.id, 32, id_hex);
@@ -807,10 +818,12 @@ void writer_stop(writer *w) {
     pthread_cond_broadcast(&w->vis_cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
-    /* anything submitted after the thread ended (late policy answers) */
+    /* anything submitted after the thread ended (late policy answers): not
+     * stored, so not settled (a synced event is fetched again next start) */
     write_job *j = w->head;
     while (j) {
         write_job *next = j->next;
+        finish(j, false);
         write_job_free(j);
         j = next;
     }

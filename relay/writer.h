@@ -19,6 +19,16 @@ typedef struct write_job {
     struct write_job *next;
     conn_id conn;       /* who gets the OK (0 = nobody) */
     event ev;           /* owned by the job */
+    /* NULL, or called exactly once on the writer thread when the job is
+     * finished (before it is freed; writer_stop calls it for jobs submitted
+     * after the thread ended). settled: true when the outcome is final (added,
+     * hence durable; duplicate, replaced, deleted, expired, ephemeral), false
+     * when the event was refused for a transient reason (STORE_ERROR: database
+     * error, stalled writer, writer stopped) and should be submitted again
+     * later. Must not block nor submit to the writer. Jobs built with calloc get
+     * NULL; others must set it. */
+    void (*done)(struct write_job *j, bool settled);
+    void *done_arg;     /* for done */
 } write_job;
 
 typedef struct writer writer;
