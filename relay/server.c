@@ -216,13 +216,9 @@ static size_t append_frame(size_t at, const out_item *it) {
 /* Writes queued messages. Several frames are built into one buffer and handed
  * to lws as raw bytes in a single write (lws frames each lws_write separately,
  * which costs one send(2) per message); lws keeps any unsent remainder and
- * flushes it before anything else, so frames are never interleaved. */
-static int on_writeable(relay_ctx *ctx, struct lws *wsi, session *ss) {
-    conn *c = conn_at(ctx->conns, ss->conn_index);
-    pthread_mutex_lock(&c->lock);
-    bool kill = c->kill;
-    pthread_mutex_unlock(&c->lock);
-    if (kill) return -1;
+ * flushes it before anything else, so frames are never interleaved. Returns -1
+ * when the connection must close. */
+static int write_queued(relay_ctx *ctx, struct lws *wsi, conn *c) {
     size_t at = LWS_PRE;
     if (!scratch_reserve(at)) return -1;
     while (at - LWS_PRE < WRITE_BATCH_BYTES) {
@@ -241,6 +237,15 @@ static int on_writeable(relay_ctx *ctx, struct lws *wsi, session *ss) {
     if (parked) conn_unpark_if_drained(ctx->conns, c, ctx->workers);
     if (more) lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int on_writeable(relay_ctx *ctx, struct lws *wsi, session *ss) {
+    conn *c = conn_at(ctx->conns, ss->conn_index);
+    pthread_mutex_lock(&c->lock);
+    bool kill = c->kill;
+    pthread_mutex_unlock(&c->lock);
+    if (kill) return -1;
+    return write_queued(ctx, wsi, c);
 }
 
 static void on_closed(relay_ctx *ctx, session *ss) {
@@ -274,7 +279,11 @@ static void on_wake(relay_ctx *ctx) {
             lws_rx_flow_control(wsi, 1);
             log_debug("resuming reads from %s", c->ip);
         }
-        if (out) lws_callback_on_writable(wsi);
+        /* Answers are written at once rather than after one more trip through
+         * poll(2) for POLLOUT: a socket with nothing buffered in lws almost
+         * always has room, and lws keeps whatever the kernel did not take. */
+        if (out && lws_partial_buffered(wsi)) lws_callback_on_writable(wsi);
+        else if (out && write_queued(ctx, wsi, c) < 0) lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     }
 }
 
