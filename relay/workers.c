@@ -35,8 +35,8 @@ static void ready_push(worker_pool *p, conn *c) {
     if (p->ready_tail) p->ready_tail->ready_next = c;
     else p->ready_head = c;
     p->ready_tail = c;
-    pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+    pthread_cond_signal(&p->cond); /* after unlocking: the woken worker finds the lock free */
 }
 
 uint32_t worker_pool_push(worker_pool *p, conn *c, job *j) {

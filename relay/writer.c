@@ -148,8 +148,11 @@ void writer_submit(writer *w, write_job *j) {
     w->queued++;
     /* while the writer gathers a group, wake it once for the whole group rather
      * than once per event (each wake-up is a context switch on a busy core) */
-    if (w->queued >= w->wake_at) pthread_cond_signal(&w->cond);
+    bool wake = w->queued >= w->wake_at;
     pthread_mutex_unlock(&w->lock);
+    /* signalled after unlocking: the writer wakes to a free lock instead of
+     * blocking on it again at once */
+    if (wake) pthread_cond_signal(&w->cond);
 }
 
 void writer_wait_visible(writer *w, const filter *filters, uint32_t count) {
