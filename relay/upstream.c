@@ -68,6 +68,7 @@ typedef struct upstream_link {
     uint32_t cu_count;       /* events in the current page */
     int64_t cu_oldest;
     uint32_t cu_pages;
+    uint32_t cu_page_max;    /* largest page of this catch-up (the upstream's limit, maybe) */
     bool cu_done;
     uint64_t next_connect_ms, backoff_ms, last_save_ms;
     uint64_t received, submitted;
@@ -170,6 +171,7 @@ static void on_open(upstream_link *l) {
     queue_text(l, "[\"REQ\",\"live\",{\"limit\":0}]");
     l->cu_until = INT64_MAX;
     l->cu_pages = 0;
+    l->cu_page_max = 0;
     l->cu_done = false;
     request_page(l);
     log_info("upstream %s: connected, catching up since %lld", l->url,
@@ -312,9 +314,25 @@ static void on_message(upstream_link *l, const char *buf, size_t len) {
         if (json_array_next(&r, &idx) != 1 || !json_read_string(&r, &sub) || !json_string_is(&sub, "cu")) return;
         queue_text(l, "[\"CLOSE\",\"cu\"]");
         l->cu_pages++;
-        if (l->cu_count >= PAGE_LIMIT && l->cu_pages < MAX_PAGES) {
-            /* a full page: fetch the older part (same second again: the store drops repeats) */
-            l->cu_until = l->cu_oldest < l->cu_until ? l->cu_oldest : l->cu_until - 1;
+        if (l->cu_count > l->cu_page_max) l->cu_page_max = l->cu_count;
+        /* Paging goes on until a page brings nothing older than its until: a
+         * page shorter than PAGE_LIMIT does not mean the end, since the upstream
+         * may cut every page at its own limit (NIP-11 max_limit, often 100-500).
+         * The next page repeats the oldest second (the store drops repeats):
+         * events of that second beyond the page may remain. A page of a single
+         * second as large as the largest page so far may have been cut there:
+         * paging continues before that second (NIP-01 filters cannot page
+         * within one second). */
+        bool progress = l->cu_count > 0 && l->cu_oldest < l->cu_until;
+        bool maybe_cut = l->cu_count > 0 && l->cu_count >= l->cu_page_max;
+        if ((progress || maybe_cut) && l->cu_pages < MAX_PAGES) {
+            if (progress) {
+                l->cu_until = l->cu_oldest;
+            } else {
+                log_debug("upstream %s: a page of %u events all created at %lld; continuing before that second",
+                          l->url, l->cu_count, (long long)l->cu_until);
+                l->cu_until--;
+            }
             request_page(l);
             return;
         }

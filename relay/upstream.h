@@ -9,8 +9,9 @@
  *         must still arrive: a `since` here would drop it for good);
  *   cu    {"since": cursor - 60 s, "limit": 500}: what was missed while away
  *         (this process's own downtime included), paged backwards with `until`
- *         until a page comes back short. Sent after live, so nothing stored in
- *         between falls through.
+ *         until a page brings nothing older than its until (a short page is not
+ *         the end: the upstream may cut pages at its own max_limit). Sent after
+ *         live, so nothing stored in between falls through.
  * Every event is parsed, its id recomputed and its signature verified, then it
  * goes through the in-process plugins (sourceType "Sync", sourceInfo the URL)
  * to the writer, like a client's event; duplicates are dropped by the store, so

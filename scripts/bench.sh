@@ -103,7 +103,7 @@ start_relay_once() {
     PORT=$(free_port)
     START_FAILURE=
     local mark
-    mark=$(wc -l <"$WORK/relay.log" 2>/dev/null || echo 0)
+    mark=$(wc -l 2>/dev/null <"$WORK/relay.log" || echo 0)
     "$BIN" run --bind 127.0.0.1 --port "$PORT" --data "$DATA" --log-level warn "$@" \
         >>"$WORK/relay.log" 2>&1 &
     RELAY_PID=$!

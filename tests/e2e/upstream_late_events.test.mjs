@@ -59,3 +59,35 @@ test('a future-dated event published while the follower was down is fetched by i
   await waitFor(() => caughtUp() > before, 'the follower never caught up after its restart');
   await waitFor(() => stored(ahead.id), `the future-dated event ${ahead.id} never reached the follower`);
 });
+
+test('the catch-up pages through an upstream that cuts every page at its own limit', async () => {
+  // an upstream whose max_limit (40) is below the follower's page size: every
+  // page comes back short, and a short page is not the end of the backlog
+  const small = await startRelay({ config: { max_limit: 40 } });
+  const c = await connect(small.url);
+  const t0 = now() - 600;
+  const ids = [];
+  try {
+    for (let i = 0; i < 130; i++) {
+      // three events per second for part of the backlog: pages also split inside a second
+      const ev = makeEvent(alice, { content: `backlog ${i}`, created_at: t0 + Math.floor(i / 3) });
+      assert.equal((await c.publish(ev)).ok, true);
+      ids.push(ev.id);
+    }
+  } finally { c.ws.close(); }
+  const late = await startRelay({ args: ['--upstream', small.url] });
+  try {
+    const have = async () => {
+      const q = await connect(late.url);
+      try { return (await q.query({ ids, limit: 1000 })).length; } finally { q.ws.close(); }
+    };
+    const deadline = Date.now() + 15000;
+    let n = 0;
+    while (Date.now() < deadline && (n = await have()) < ids.length) await sleep(200);
+    assert.equal(n, ids.length, `the follower holds ${n} of ${ids.length} backlog events\n${late.output().slice(-2000)}`);
+    assert.match(late.output(), /caught up/);
+  } finally {
+    await late.stop?.();
+    await small.stop?.();
+  }
+});
