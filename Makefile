@@ -90,7 +90,7 @@ run: bootstrap
 
 # The relay's network-facing suites again against the ASan+UBSan binary: any
 # sanitizer report or unclean exit of the relay fails the test file.
-E2E_SAN_FILES := $(wildcard tests/e2e/relay_*.test.mjs) tests/e2e/plugins.test.mjs
+E2E_SAN_FILES := $(wildcard tests/e2e/relay_*.test.mjs) tests/e2e/plugins.test.mjs tests/e2e/tls_nodes.test.mjs
 e2e-san: $(SAN_BIN)
 	@G1RELAY_BIN=$(abspath $(SAN_BIN)) G1RELAY_TOOLS=$(abspath $(BUILD))/tools G1_E2E_TIME_FACTOR=3 \
 	    scripts/run-e2e-tests.sh $(E2E_SAN_FILES)

@@ -65,6 +65,7 @@ const config_key_doc config_known_keys[] = {
     {"era_period", CONFIG_INT, "64", "mortal era period in blocks (power of two, 4..65536; lowered to 4096 and to the chain's BlockHashCount)"},
     {"settlement_poll_ms", CONFIG_INT, "1000", "settlement engine round interval (new blocks and intents are looked for this often)"},
     {"g1_rpc_timeout_ms", CONFIG_INT, "10000", "time a G1 node has to answer one RPC request before failover"},
+    {"tls_ca_file", CONFIG_STRING, "\"\"", "PEM file of the certificate authorities trusted for https:// and wss:// G1 nodes and upstream relays, instead of the system's /etc/ssl/certs (empty: the system's); names are always checked against the certificate"},
     {"g1_resubmit_ms", CONFIG_INT, "12000", "re-send an in-flight extrinsic not yet seen in a block after this long"},
     {"upstreams", CONFIG_LIST, "[]", "trusted relays (ws:// URLs) to follow as a client"},
     /* IPFS */
@@ -399,6 +400,23 @@ static const config_entry *lookup(const config *cfg, const char *section, const 
 const char *config_str(const config *cfg, const char *section, const char *key, const char *fallback) {
     const config_entry *e = lookup(cfg, section, key);
     return e && e->type == CONFIG_STRING ? e->str : fallback;
+}
+
+int config_file_path(const config *cfg, const char *key, char *out, size_t outlen, char *err, size_t errlen) {
+    const char *path = config_str(cfg, NULL, key, "");
+    if (strlen(path) >= outlen) {
+        snprintf(err, errlen, "%s: path too long", key);
+        return -1;
+    }
+    snprintf(out, outlen, "%s", path);
+    if (!path[0]) return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
 }
 
 long long config_int(const config *cfg, const char *section, const char *key, long long fallback) {

@@ -47,6 +47,9 @@ long long config_int(const config *cfg, const char *section, const char *key, lo
 bool config_bool(const config *cfg, const char *section, const char *key, bool fallback);
 /* Returns the number of items; *items points to the strings (owned by cfg). */
 size_t config_list(const config *cfg, const char *section, const char *key, const char *const **items);
+/* A top-level string key naming a file: copies it to out ("" when unset) and
+ * checks that the file can be read. 0, or -1 with err naming the key. */
+int config_file_path(const config *cfg, const char *key, char *out, size_t outlen, char *err, size_t errlen);
 /* True if the key was set (in the file or by an override). */
 bool config_has(const config *cfg, const char *section, const char *key);
 /* Calls fn for each key of a section (for plugins to validate their sections). */

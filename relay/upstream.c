@@ -91,6 +91,7 @@ struct upstream_set {
     size_t n;
     upstream_link links[UPSTREAM_MAX];
     atomic_bool stop;
+    char ca_file[1024]; /* tls_ca_file ("" = the system's authorities) */
 };
 
 static uint64_t now_ms(void) {
@@ -531,6 +532,7 @@ upstream_set *upstream_new(relay_ctx *ctx, char *err, size_t errlen) {
 
 int upstream_start(upstream_set *u, char *err, size_t errlen) {
     if (!u) return 0;
+    if (config_file_path(u->ctx->cfg, "tls_ca_file", u->ca_file, sizeof u->ca_file, err, errlen) != 0) return -1;
     for (size_t i = 0; i < u->n; i++) {
         upstream_link *l = &u->links[i];
         struct lws_context_creation_info info;
@@ -542,6 +544,7 @@ int upstream_start(upstream_set *u, char *err, size_t errlen) {
         info.uid = -1;
         info.fd_limit_per_thread = 16;
         if (l->tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        if (l->tls && u->ca_file[0]) info.client_ssl_ca_filepath = u->ca_file; /* lives as long as the contexts */
         l->lws = lws_create_context(&info);
         if (!l->lws) { snprintf(err, errlen, "cannot create a client context for %s", l->url); return -1; }
         if (pthread_create(&l->thread, NULL, link_main, l) != 0) {

@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# ca-certificates: trust for https:// and wss:// Ğ1 nodes and upstreams; openssl: the
+# throw-away certificate authority of tests/e2e/tls_nodes.test.mjs.
 debian_packages=(build-essential pkg-config clang libwebsockets-dev libsecp256k1-dev
-                 libsodium-dev liblmdb-dev libcjson-dev libxxhash-dev lmdb-utils nodejs npm curl)
+                 libsodium-dev liblmdb-dev libcjson-dev libxxhash-dev lmdb-utils nodejs npm curl
+                 ca-certificates openssl)
 missing=()
 for p in "${debian_packages[@]}"; do
   # nodejs/npm may come from elsewhere (a newer Node); accept any working binary.

@@ -145,7 +145,7 @@ int engine_options_from_config(const config *cfg, engine_options *o, char *err, 
     o->rpc_timeout_ms = (uint32_t)t;
     o->resubmit_ms = (uint32_t)r;
     snprintf(o->data_dir, sizeof o->data_dir, "%s", config_str(cfg, NULL, "data_dir", "./data"));
-    return 0;
+    return config_file_path(cfg, "tls_ca_file", o->tls_ca_file, sizeof o->tls_ca_file, err, errlen);
 }
 
 /* ---- notifications ---- */
@@ -713,7 +713,7 @@ static void round_once(engine *e) {
 static void *engine_main(void *arg) {
     engine *e = arg;
     char err[300];
-    e->nc = node_client_new(e->o.nodes, e->o.node_count, (int)e->o.rpc_timeout_ms, err, sizeof err);
+    e->nc = node_client_new(e->o.nodes, e->o.node_count, (int)e->o.rpc_timeout_ms, e->o.tls_ca_file, err, sizeof err);
     if (!e->nc) log_error("settlement: %s", err);
     for (;;) {
         pthread_mutex_lock(&e->mu);

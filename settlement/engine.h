@@ -51,6 +51,7 @@ typedef struct {
     uint32_t rpc_timeout_ms;
     uint32_t resubmit_ms;      /* re-send an in-flight extrinsic not yet seen in a block */
     char data_dir[1024];       /* for the lock file */
+    char tls_ca_file[1024];    /* certificate authorities for https:// and wss:// nodes ("" = the system's) */
     bool wait_for_lock;        /* lock held elsewhere: start anyway and settle once it is free */
     engine_status_fn on_status;
     void *on_status_ctx;
@@ -60,7 +61,7 @@ typedef struct {
  * g1_nodes non-empty. */
 bool engine_wanted(const config *cfg);
 /* Reads g1_nodes, batch_window_ms, batch_max, era_period, settlement_poll_ms,
- * g1_rpc_timeout_ms, g1_resubmit_ms, data_dir. Returns 0 or -1 with err. */
+ * g1_rpc_timeout_ms, g1_resubmit_ms, data_dir, tls_ca_file. Returns 0 or -1 with err. */
 int engine_options_from_config(const config *cfg, engine_options *o, char *err, size_t errlen);
 
 /* Starts the thread. The store, outbox and keystore must outlive the engine.

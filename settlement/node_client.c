@@ -36,13 +36,14 @@ static uint64_t now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-node_client *node_client_new(const char *const *urls, size_t n, int timeout_ms, char *err, size_t errlen) {
+node_client *node_client_new(const char *const *urls, size_t n, int timeout_ms, const char *tls_ca_file, char *err,
+                             size_t errlen) {
     if (n == 0) { snprintf(err, errlen, "no Ğ1 node configured (--g1-node URL or config g1_nodes)"); return NULL; }
     if (n > NODE_MAX_URLS) { snprintf(err, errlen, "at most %d Ğ1 nodes", NODE_MAX_URLS); return NULL; }
     node_client *nc = calloc(1, sizeof *nc);
     if (!nc) { snprintf(err, errlen, "out of memory"); return NULL; }
     for (size_t i = 0; i < n; i++) {
-        nc->nodes[i].t = rpc_transport_new(urls[i], err, errlen);
+        nc->nodes[i].t = rpc_transport_new(urls[i], tls_ca_file, err, errlen);
         if (!nc->nodes[i].t) { nc->count = i; node_client_free(nc); return NULL; }
     }
     nc->count = n;

@@ -18,8 +18,10 @@ typedef struct node_client node_client;
 
 #define NODE_MAX_URLS 16
 
-/* urls: n >= 1 (http://, https://, ws://, wss://). timeout_ms per request. */
-node_client *node_client_new(const char *const *urls, size_t n, int timeout_ms, char *err, size_t errlen);
+/* urls: n >= 1 (http://, https://, ws://, wss://). timeout_ms per request.
+ * tls_ca_file: see rpc_transport_new (NULL: the system's authorities). */
+node_client *node_client_new(const char *const *urls, size_t n, int timeout_ms, const char *tls_ca_file, char *err,
+                             size_t errlen);
 void node_client_free(node_client *nc);
 
 typedef enum {

@@ -18,6 +18,7 @@ struct rpc_transport {
     char path[512];
     int port;
     bool tls, ws;
+    char ca_file[1024];
     struct lws_context *ctx;
     struct lws *wsi;
     uintptr_t gen;           /* generation of the current connection */
@@ -181,7 +182,7 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-rpc_transport *rpc_transport_new(const char *url, char *err, size_t errlen) {
+rpc_transport *rpc_transport_new(const char *url, const char *tls_ca_file, char *err, size_t errlen) {
     if (!url || strlen(url) >= sizeof ((rpc_transport *)0)->url) { snprintf(err, errlen, "node URL too long"); return NULL; }
     rpc_transport *t = calloc(1, sizeof *t);
     if (!t) { snprintf(err, errlen, "out of memory"); return NULL; }
@@ -217,6 +218,10 @@ rpc_transport *rpc_transport_new(const char *url, char *err, size_t errlen) {
     info.uid = -1;
     info.fd_limit_per_thread = 16;
     if (t->tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (t->tls && tls_ca_file && tls_ca_file[0]) {
+        snprintf(t->ca_file, sizeof t->ca_file, "%s", tls_ca_file); /* lives as long as the context */
+        info.client_ssl_ca_filepath = t->ca_file;
+    }
     t->ctx = lws_create_context(&info);
     if (!t->ctx) {
         snprintf(err, errlen, "cannot create a client context for %s", url);

@@ -16,9 +16,11 @@ typedef struct rpc_transport rpc_transport;
 /* Largest answer accepted (state_getMetadata is about 200 KB of hex). */
 #define RPC_MAX_ANSWER (32u * 1024 * 1024)
 
-/* Parses the URL and prepares a context (no connection yet). NULL with err for
- * an unsupported scheme or a bad URL. */
-rpc_transport *rpc_transport_new(const char *url, char *err, size_t errlen);
+/* Parses the URL and prepares a context (no connection yet). tls_ca_file:
+ * PEM certificate authorities for https:// and wss:// (NULL or "": the
+ * system's); the server's name is always checked against its certificate.
+ * NULL with err for an unsupported scheme or a bad URL. */
+rpc_transport *rpc_transport_new(const char *url, const char *tls_ca_file, char *err, size_t errlen);
 void rpc_transport_free(rpc_transport *t);
 const char *rpc_transport_url(const rpc_transport *t);
 

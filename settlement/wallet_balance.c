@@ -15,7 +15,9 @@ int wallet_balance_print(const config *cfg, const uint8_t account[32], char *err
     size_t n = config_list(cfg, NULL, "g1_nodes", &nodes);
     long long timeout = config_int(cfg, NULL, "g1_rpc_timeout_ms", 10000);
     lws_set_log_level(LLL_ERR, NULL);
-    node_client *nc = node_client_new(nodes, n, (int)timeout, err, errlen);
+    char ca_file[1024];
+    if (config_file_path(cfg, "tls_ca_file", ca_file, sizeof ca_file, err, errlen) != 0) return -1;
+    node_client *nc = node_client_new(nodes, n, (int)timeout, ca_file, err, errlen);
     if (!nc) return -1;
     int rc = -1;
     char *hex = NULL;

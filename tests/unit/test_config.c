@@ -3,6 +3,7 @@
 #include "config.h"
 #include "hex.h"
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static char *write_temp(const char *text) {
@@ -94,6 +95,27 @@ static void test_errors(void) {
     config_free(cfg);
 }
 
+/* config_file_path: unset gives "", a readable file is copied, a missing file
+ * or a path longer than the buffer is an error naming the key. */
+static void test_file_path(void) {
+    config *cfg = config_new();
+    char out[64], err[256] = "";
+    strcpy(out, "junk");
+    CHECK_EQ_INT(config_file_path(cfg, "tls_ca_file", out, sizeof out, err, sizeof err), 0);
+    CHECK_EQ_STR(out, "");
+    const char *path = write_temp("not a certificate, but readable\n");
+    CHECK_EQ_INT(config_set(cfg, NULL, "tls_ca_file", path, err, sizeof err), 0);
+    CHECK_EQ_INT(config_file_path(cfg, "tls_ca_file", out, sizeof out, err, sizeof err), 0);
+    CHECK_EQ_STR(out, path);
+    unlink(path);
+    CHECK_EQ_INT(config_file_path(cfg, "tls_ca_file", out, sizeof out, err, sizeof err), -1);
+    CHECK(strstr(err, "tls_ca_file") == err && strstr(err, path) != NULL);
+    char small[8];
+    CHECK_EQ_INT(config_file_path(cfg, "tls_ca_file", small, sizeof small, err, sizeof err), -1);
+    CHECK(strstr(err, "too long") != NULL);
+    config_free(cfg);
+}
+
 static void test_hex(void) {
     uint8_t bytes[4] = {0x00, 0xab, 0x7f, 0xff}, back[4];
     char text[9];
@@ -107,4 +129,4 @@ static void test_hex(void) {
     CHECK(!hex_is_lower("0A9f", 4));
 }
 
-UNIT_MAIN(test_defaults(); test_file(); test_errors(); test_hex())
+UNIT_MAIN(test_defaults(); test_file(); test_errors(); test_file_path(); test_hex())
