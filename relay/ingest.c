@@ -21,7 +21,7 @@ static relay_ctx *policy_ctx; /* the one relay of this process, for policy callb
 
 /* ---- EVENT ---- */
 
-/* Each worker keeps one read transaction for the duplicate check, reset
+/* Each thread keeps one read transaction for the duplicate check, reset
  * between events (no snapshot held) and renewed for the next: a fresh
  * transaction per event would allocate it and lock the reader table every
  * time (the environment is opened MDB_NOTLS). */
@@ -34,7 +34,7 @@ void ingest_thread_done(void) {
     dup_check_env = NULL;
 }
 
-static bool already_stored(relay_ctx *ctx, const uint8_t id[32]) {
+bool ingest_already_stored(relay_ctx *ctx, const uint8_t id[32]) {
     MDB_env *env = store_env(ctx->st);
     if (dup_check_txn && dup_check_env != env) ingest_thread_done();
     int rc = dup_check_txn ? mdb_txn_renew(dup_check_txn) : mdb_txn_begin(env, NULL, MDB_RDONLY, &dup_check_txn);
@@ -111,7 +111,7 @@ static void handle_event(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
         return;
     }
     event_class cls = event_kind_class(ev->kind);
-    if (cls != EVENT_CLASS_EPHEMERAL && already_stored(ctx, ev->id)) {
+    if (cls != EVENT_CLASS_EPHEMERAL && ingest_already_stored(ctx, ev->id)) {
         conn_send_ok(ctx->conns, id, hexid, true, "duplicate: already have this event");
         return;
     }

@@ -13,8 +13,11 @@
 /* Runs j for connection c and frees it (or requeues it). */
 void ingest_run_job(relay_ctx *ctx, conn *c, job *j);
 
-/* Called by each worker thread as it ends: releases what the thread kept
- * between jobs (its duplicate-check read transaction). */
+/* Is an event with this id stored? (a read error counts as no). Any thread;
+ * each keeps a read transaction between calls (reset, holding no snapshot). */
+bool ingest_already_stored(relay_ctx *ctx, const uint8_t id[32]);
+/* Called by each thread that used ingest_already_stored (workers, upstream
+ * links) as it ends: releases its read transaction. */
 void ingest_thread_done(void);
 
 /* At shut-down, after the workers stopped and the network closed: drops every

@@ -1,6 +1,7 @@
 /* The summary of answered, not yet committed events (see pending.h): one
  * open-addressing set of 64-bit hashes of typed keys, plus the created_at
- * range. Keys: 'i'‖id, 'p'‖pubkey, 'k'‖kind, 't'‖letter‖value for each tag
+ * range. Keys (kinds as the in-memory uint32: the set never leaves this
+ * process): 'i'‖id, 'p'‖pubkey, 'k'‖kind, 't'‖letter‖value for each tag
  * with a one-letter name and a value, and for events that delete or replace
  * stored ones: 'A'‖pubkey (kind 5: any kind of the author), or 'c'‖pubkey‖kind
  * and 'C'‖pubkey (replaceable and addressable kinds). A hash collision can only make a
@@ -33,13 +34,6 @@ static uint64_t key_hash(char type, const void *a, size_t alen, const void *b, s
     uint64_t h = XXH3_64bits(head, 1 + alen);
     if (b) h = XXH3_64bits_withSeed(b, blen, h);
     return h ? h : 1;
-}
-
-static void kind_be(uint8_t out[4], uint32_t kind) {
-    out[0] = (uint8_t)(kind >> 24);
-    out[1] = (uint8_t)(kind >> 16);
-    out[2] = (uint8_t)(kind >> 8);
-    out[3] = (uint8_t)kind;
 }
 
 static bool set_contains(const pending_set *p, uint64_t h) {
@@ -90,10 +84,9 @@ void pending_free(pending_set *p) {
 }
 
 static int add_locked(pending_set *p, const event *ev) {
-    uint8_t kind[4];
-    kind_be(kind, ev->kind);
+    const uint32_t *kind = &ev->kind;
     if (set_insert(p, key_hash('i', ev->id, 32, NULL, 0)) || set_insert(p, key_hash('p', ev->pubkey, 32, NULL, 0)) ||
-        set_insert(p, key_hash('k', kind, 4, NULL, 0)))
+        set_insert(p, key_hash('k', kind, sizeof *kind, NULL, 0)))
         return -1;
     for (uint32_t t = 0; t < ev->tag_count; t++) {
         const event_str *name = event_tag_str(ev, t, 0), *value = event_tag_str(ev, t, 1);
@@ -105,7 +98,7 @@ static int add_locked(pending_set *p, const event *ev) {
         if (set_insert(p, key_hash('A', ev->pubkey, 32, NULL, 0))) return -1;
         p->changes = true;
     } else if (cls == EVENT_CLASS_REPLACEABLE || cls == EVENT_CLASS_ADDRESSABLE) {
-        if (set_insert(p, key_hash('c', ev->pubkey, 32, kind, 4)) || set_insert(p, key_hash('C', ev->pubkey, 32, NULL, 0)))
+        if (set_insert(p, key_hash('c', ev->pubkey, 32, kind, sizeof *kind)) || set_insert(p, key_hash('C', ev->pubkey, 32, NULL, 0)))
             return -1;
         p->changes = true;
     }
@@ -142,11 +135,8 @@ static bool changes_may_touch(const pending_set *p, const filter *f) {
             if (set_contains(p, key_hash('C', f->authors[a], 32, NULL, 0))) return true;
             continue;
         }
-        for (uint32_t k = 0; k < f->kind_count; k++) {
-            uint8_t kind[4];
-            kind_be(kind, f->kinds[k]);
-            if (set_contains(p, key_hash('c', f->authors[a], 32, kind, 4))) return true;
-        }
+        for (uint32_t k = 0; k < f->kind_count; k++)
+            if (set_contains(p, key_hash('c', f->authors[a], 32, &f->kinds[k], sizeof f->kinds[k]))) return true;
     }
     return false;
 }
@@ -163,11 +153,8 @@ static bool events_may_match(const pending_set *p, const filter *f) {
         any = set_contains(p, key_hash('p', f->authors[i], 32, NULL, 0));
     if (!any) return false;
     any = !f->has_kinds;
-    for (uint32_t i = 0; !any && i < f->kind_count; i++) {
-        uint8_t kind[4];
-        kind_be(kind, f->kinds[i]);
-        any = set_contains(p, key_hash('k', kind, 4, NULL, 0));
-    }
+    for (uint32_t i = 0; !any && i < f->kind_count; i++)
+        any = set_contains(p, key_hash('k', &f->kinds[i], sizeof f->kinds[i], NULL, 0));
     if (!any) return false;
     for (uint32_t t = 0; t < f->tag_count; t++) {
         const filter_tag *ft = &f->tags[t];

@@ -429,7 +429,7 @@ static int levid_sync(store *s, MDB_txn *txn) {
     return 0;
 }
 
-/* Keeps the counter when events are removed, so serials are never reused. */
+/* The journal position in g1relay.meta (see the layout above). */
 int store_get_journal_lsn(store *s, MDB_txn *txn, uint64_t *lsn) {
     MDB_val k = {11, (void *)"journal_lsn"}, v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
@@ -448,6 +448,7 @@ int store_set_journal_lsn(store *s, MDB_txn *txn, uint64_t lsn) {
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);
 }
 
+/* Keeps the counter when events are removed, so serials are never reused. */
 static int save_next_levid(store *s, MDB_txn *txn) {
     MDB_val k = {10, (void *)"next_levid"}, v = {8, &s->next_levid};
     return mdb_put(txn, s->dbi[DB_META], &k, &v, 0);

@@ -18,6 +18,7 @@
 #include "event_rules.h"
 #include "upstream.h"
 #include "hex.h"
+#include "ingest.h"
 #include "json.h"
 #include "log.h"
 #include "writer.h"
@@ -207,8 +208,8 @@ static void sync_write_done(write_job *wj, bool settled) {
 }
 
 /* The policy runner's answer for a synced event (runner thread). */
-static void sync_policy_done(void *job, plugin_verdict verdict, const char *msg) {
-    sync_job *sj = job;
+static void sync_policy_done(void *vjob, plugin_verdict verdict, const char *msg) {
+    sync_job *sj = vjob;
     upstream_link *l = sj->l;
     write_job *wj = sj->wj;
     free(sj);
@@ -257,14 +258,7 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
         log_debug("upstream %s: event refused by the relay's rules: %s", l->url, rule_msg);
         goto drop;
     }
-    MDB_txn *txn;
-    if (mdb_txn_begin(store_env(ctx->st), NULL, MDB_RDONLY, &txn) == 0) {
-        const char *j;
-        size_t jl;
-        int rc = store_get_by_id(ctx->st, txn, ev.id, &j, &jl);
-        mdb_txn_abort(txn);
-        if (rc == 0) goto drop; /* already stored */
-    }
+    if (ingest_already_stored(ctx, ev.id)) goto drop;
     if (!event_verify_sig(&ev)) {
         log_warn("upstream %s: event with a bad signature dropped", l->url);
         goto drop;
@@ -478,6 +472,7 @@ static void *link_main(void *arg) {
         if (lws_service(l->lws, 0) < 0) break;
     }
     lws_sul_cancel(&l->sul);
+    ingest_thread_done();
     return NULL;
 }
 

@@ -310,8 +310,18 @@ static void set_db_error(const group *g, uint32_t i, int rc) {
     snprintf(g->msgs[i], sizeof g->msgs[i], "error: database: %s", mdb_strerror(rc));
 }
 
+/* Every event of the group refused with msg. */
+static void refuse_group(const group *g, const char *msg) {
+    for (uint32_t i = 0; i < g->n; i++) {
+        g->results[i] = STORE_ERROR;
+        snprintf(g->msgs[i], sizeof g->msgs[i], "%s", msg);
+    }
+}
+
 static void fail_group(const group *g, int rc) {
-    for (uint32_t i = 0; i < g->n; i++) set_db_error(g, i, rc);
+    char msg[256];
+    snprintf(msg, sizeof msg, "error: database: %s", mdb_strerror(rc));
+    refuse_group(g, msg);
 }
 
 /* Applies a group to the long transaction. all_nested: every event in its own
@@ -381,18 +391,18 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
 
 /* Journal mode: appends the events the group added and makes them durable.
  * The caller made sure they fit. */
-static void journal_group(writer *w, uint32_t n) {
+static void journal_group(writer *w, const group *g) {
     uint64_t lsn = 0; /* lsns start at 1: 0 = nothing added */
-    for (uint32_t i = 0; i < n; i++) {
-        if (w->results[i] != STORE_ADDED) continue;
-        const event *ev = &w->batch[i]->ev;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if (g->results[i] != STORE_ADDED) continue;
+        const event *ev = &g->jobs[i]->ev;
         if (journal_add(w->jr, ev->json, ev->json_len, &lsn) != 0) fatal_journal("journal append", "no room");
     }
     if (!lsn) return;
     if (journal_sync(w->jr) != 0) fatal_journal("journal write", journal_error(w->jr));
     /* before answered_lsn moves: a query that sees the new lsn finds them here */
-    for (uint32_t i = 0; i < n; i++)
-        if (w->results[i] == STORE_ADDED) pending_add(w->pending, &w->batch[i]->ev);
+    for (uint32_t i = 0; i < g->n; i++)
+        if (g->results[i] == STORE_ADDED) pending_add(w->pending, &g->jobs[i]->ev);
     w->ltxn_lsn = lsn;
     atomic_store(&w->answered_lsn, lsn);
 }
@@ -549,12 +559,9 @@ static void *writer_main(void *arg) {
         }
         if (atomic_load(&w->stalled) && rc != 0) {
             rc = -1;
-            for (uint32_t i = 0; i < n; i++) {
-                w->results[i] = STORE_ERROR;
-                snprintf(w->msgs[i], sizeof w->msgs[i], "%s", w->stall_reason);
-            }
+            refuse_group(&g, w->stall_reason);
         }
-        if (w->jr && rc == 0) journal_group(w, n);
+        if (w->jr && rc == 0) journal_group(w, &g);
         uint64_t round_end = now_ns();
         uint64_t round_ns = round_end - round_start;
         w->stat_commit_ns += round_ns;
