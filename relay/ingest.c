@@ -62,7 +62,7 @@ static void policy_done(void *vjob, plugin_verdict verdict, const char *msg) {
     char id_hex[65];
     hex_encode(wj->ev.id, 32, id_hex);
     if (verdict == PLUGIN_ACCEPT) { /* ephemeral: never stored, answer and deliver now */
-        sub_broadcast(ctx->subs, ctx->conns, &wj->ev);
+        sub_broadcast(ctx->subs, ctx->conns, &wj->ev, 0);
         conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
     } else if (verdict == PLUGIN_SHADOW_REJECT) conn_send_ok(ctx->conns, wj->conn, id_hex, true, "");
     else conn_send_ok(ctx->conns, wj->conn, id_hex, false, msg && msg[0] ? msg : "blocked: refused by the write policy");
@@ -139,7 +139,7 @@ static void handle_event(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
         }
     }
     if (cls == EVENT_CLASS_EPHEMERAL && !ctx->policy) {
-        sub_broadcast(ctx->subs, ctx->conns, ev);
+        sub_broadcast(ctx->subs, ctx->conns, ev, 0);
         conn_send_ok(ctx->conns, id, hexid, true, "");
         return;
     }
@@ -211,8 +211,8 @@ typedef struct {
 } emit_ctx;
 
 static int emit_stored(void *vctx, const char *json, size_t len, uint64_t levid) {
-    (void)levid;
     emit_ctx *e = vctx;
+    if (sub_sent_live(e->ctx->subs, e->s, levid)) return 0; /* counted, not sent twice */
     msgbuf *pre = e->s->event_prefix;
     msgbuf *b = msgbuf_new(pre->len + len + 1);
     if (!b) {

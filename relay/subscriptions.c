@@ -10,6 +10,7 @@ sub *sub_new(conn_id owner, client_message *msg) {
     sub *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     atomic_init(&s->refs, 1);
+    atomic_init(&s->live_from_levid, UINT64_MAX);
     s->conn = owner;
     s->msg = msg;
     size_t cap = msg->subid_len * 6 + 16;
@@ -72,6 +73,7 @@ struct sub_index {
     size_t entry_count;
     ref_vec match_all;
     size_t sub_count;
+    _Atomic uint32_t levid_epoch;
 };
 
 static uint64_t key_hash(char type, char name, const void *key, size_t len) {
@@ -254,11 +256,18 @@ int sub_index_add(sub_index *idx, sub *s) {
         vec_remove_sub(&idx->match_all, s);
     } else {
         s->indexed = true;
+        s->levid_epoch = atomic_load(&idx->levid_epoch);
         sub_ref(s);
         idx->sub_count++;
     }
     pthread_rwlock_unlock(&idx->lock);
     return rc;
+}
+
+void sub_index_levids_reassigned(sub_index *idx) { atomic_fetch_add(&idx->levid_epoch, 1); }
+
+bool sub_sent_live(sub_index *idx, sub *s, uint64_t levid) {
+    return levid >= atomic_load(&s->live_from_levid) && s->levid_epoch == atomic_load(&idx->levid_epoch);
 }
 
 void sub_index_remove(sub_index *idx, sub *s) {
@@ -364,6 +373,7 @@ size_t sub_index_match(sub_index *idx, const event *ev, sub_deliver_fn deliver, 
 typedef struct {
     conn_table *conns;
     const event *ev;
+    uint64_t levid;
     msgbuf *body;
 } broadcast_ctx;
 
@@ -373,11 +383,15 @@ static void broadcast_one(void *vctx, sub *s) {
         b->body = msgbuf_copy(b->ev->json, b->ev->json_len);
         if (!b->body) return;
     }
+    if (b->levid && atomic_load_explicit(&s->live_from_levid, memory_order_relaxed) == UINT64_MAX) {
+        uint64_t none = UINT64_MAX; /* only the first: levids only grow */
+        atomic_compare_exchange_strong(&s->live_from_levid, &none, b->levid);
+    }
     conn_send(b->conns, s->conn, msgbuf_ref(s->event_prefix), msgbuf_ref(b->body), true);
 }
 
-size_t sub_broadcast(sub_index *idx, conn_table *conns, const event *ev) {
-    broadcast_ctx b = {conns, ev, NULL};
+size_t sub_broadcast(sub_index *idx, conn_table *conns, const event *ev, uint64_t levid) {
+    broadcast_ctx b = {conns, ev, levid, NULL};
     size_t n = sub_index_match(idx, ev, broadcast_one, &b);
     msgbuf_unref(b.body);
     return n;

@@ -23,6 +23,15 @@ typedef struct sub {
     client_message *msg;   /* owns subid and filters */
     msgbuf *event_prefix;  /* ["EVENT","<subid>",  shared by every live delivery */
     store_query *query;    /* stored phase, NULL once EOSE was sent */
+    /* levid of the first stored event delivered live (UINT64_MAX: none yet).
+     * The writer stores and broadcasts in levid order, and the subscription is
+     * indexed before its stored query starts, so every matching event from
+     * this levid on reaches it live: the stored phase skips them, and no event
+     * is sent twice. Set by the writer thread, read by the query's worker.
+     * Valid only while the index's levid epoch is still levid_epoch (see
+     * sub_index_levids_reassigned). */
+    _Atomic uint64_t live_from_levid;
+    uint32_t levid_epoch;
     bool cancelled;        /* closed or replaced (worker side) */
     bool indexed;
     struct sub *next_in_conn;
@@ -46,8 +55,15 @@ void sub_index_remove(sub_index *idx, sub *s);
 typedef void (*sub_deliver_fn)(void *ctx, sub *s);
 size_t sub_index_match(sub_index *idx, const event *ev, sub_deliver_fn deliver, void *ctx);
 size_t sub_index_count(sub_index *idx);
+/* The writer re-applied events it had already broadcast (after an LMDB
+ * error), under new serial numbers: subscriptions indexed before this call no
+ * longer skip stored events by live_from_levid (a duplicate beats a loss). */
+void sub_index_levids_reassigned(sub_index *idx);
+/* True when the stored event levid already went to s live (live_from_levid). */
+bool sub_sent_live(sub_index *idx, sub *s, uint64_t levid);
 
 /* Delivers an event (its stored JSON) to every matching live subscription,
- * sharing one buffer of the JSON between them. */
-size_t sub_broadcast(sub_index *idx, conn_table *conns, const event *ev);
+ * sharing one buffer of the JSON between them. levid: its serial number in the
+ * store (0 for an ephemeral event, which is never stored). */
+size_t sub_broadcast(sub_index *idx, conn_table *conns, const event *ev, uint64_t levid);
 #endif

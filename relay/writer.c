@@ -344,6 +344,7 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
     for (uint32_t i = 0; i < g->n; i++) {
         write_job *j = g->jobs[i];
         g->msgs[i][0] = 0;
+        j->levid = 0;
         if (event_kind_class(j->ev.kind) == EVENT_CLASS_EPHEMERAL) { /* delivered live only */
             g->results[i] = STORE_EPHEMERAL;
             continue;
@@ -365,6 +366,7 @@ static int store_batch(writer *w, const group *g, bool all_nested) {
             }
         }
         g->results[i] = r;
+        j->levid = levid;
         if (nested) {
             if (r == STORE_ERROR) mdb_txn_abort(t);
             else if ((rc = mdb_txn_commit(t)) != 0) set_db_error(g, i, rc);
@@ -436,6 +438,7 @@ static int replay_journal(writer *w, uint64_t after, uint64_t *events, uint64_t 
 static long long reapply_answered(writer *w, const char *what) {
     uint64_t events, added;
     char err[256];
+    sub_index_levids_reassigned(w->ctx->subs); /* the replay numbers them anew */
     if (replay_journal(w, atomic_load(&w->visible_lsn), &events, &added, err, sizeof err) != 0) {
         stall(w, what, err);
         return -1;
@@ -572,7 +575,7 @@ static void *writer_main(void *arg) {
         conn_defer_wake_begin();
         for (uint32_t i = 0; i < n; i++)
             if (w->results[i] == STORE_ADDED || w->results[i] == STORE_EPHEMERAL)
-                sub_broadcast(ctx->subs, ctx->conns, &w->batch[i]->ev);
+                sub_broadcast(ctx->subs, ctx->conns, &w->batch[i]->ev, w->batch[i]->levid);
         for (uint32_t i = 0; i < n; i++) answer(ctx, w->batch[i], w->results[i], w->msgs[i]);
         conn_defer_wake_end(ctx->conns);
         for (uint32_t i = 0; i < n; i++) write_job_free(w->batch[i]);

@@ -19,6 +19,7 @@ typedef struct write_job {
     struct write_job *next;
     conn_id conn;       /* who gets the OK (0 = nobody) */
     event ev;           /* owned by the job */
+    uint64_t levid;     /* set by the writer when the event is added */
     /* NULL, or called exactly once on the writer thread when the job is
      * finished (before it is freed; writer_stop calls it for jobs submitted
      * after the thread ended). settled: true when the outcome is final (added,
