@@ -3,11 +3,11 @@
 #include "archive_chain.h"
 #include "car.h"
 #include "dagcbor.h"
+#include "durable_file.h"
 #include "event.h"
 #include "hex.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,14 +118,6 @@ static int hash_file(FILE *f, uint8_t sha[32], uint64_t *size) {
     return 0;
 }
 
-static void fsync_parent(const char *path) {
-    char *copy = strdup(path);
-    if (!copy) return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) { fsync(fd); close(fd); }
-    free(copy);
-}
-
 int archive_write(store *s, int64_t since, int64_t until, const archive_links *links, const char *path,
                   archive_result *res, char *err, size_t errlen) {
     memset(res, 0, sizeof *res);
@@ -175,8 +167,8 @@ int archive_write(store *s, int64_t since, int64_t until, const archive_links *l
 out:
     if (fclose(w.f) != 0 && rc == 0) { snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)); rc = -1; }
     if (rc == 0 && rename(tmp, path) != 0) { snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno)); rc = -1; }
-    if (rc == 0) fsync_parent(path);
-    else unlink(tmp);
+    if (rc == 0 && fsync_parent_dir(path) != 0) { snprintf(err, errlen, "cannot flush the directory of %s: %s", path, strerror(errno)); rc = -1; }
+    if (rc != 0) unlink(tmp);
     free(pages);
     free(w.cids);
     free(w.times);

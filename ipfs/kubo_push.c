@@ -1,5 +1,6 @@
 /* Kubo RPC dag/import client and the pending-push list (see kubo_push.h). */
 #include "kubo_push.h"
+#include "durable_file.h"
 #include "archive_chain.h"
 #include "log.h"
 #include <cjson/cJSON.h>
@@ -310,6 +311,7 @@ static int write_pending(const char *data_dir, const pending_entry *v, long n) {
     if (fclose(f) != 0) rc = -1;
     if (rc == 0 && rename(tmp, p) != 0) rc = -1;
     if (rc) unlink(tmp);
+    else rc = fsync_dir(data_dir); /* the rename itself must survive a power cut */
     return rc;
 }
 

@@ -65,6 +65,7 @@
  * (never acknowledged) may in rare cases (torn writes at a crash) still be
  * replayed: the owner must treat replayed payloads like new submissions. */
 #include "journal.h"
+#include "durable_file.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -179,17 +180,6 @@ static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off) {
     return 0;
 }
 
-static int fdatasync_retry(int fd) {
-    int rc;
-    do rc = fdatasync(fd); while (rc != 0 && errno == EINTR);
-    return rc;
-}
-static int fsync_retry(int fd) {
-    int rc;
-    do rc = fsync(fd); while (rc != 0 && errno == EINTR);
-    return rc;
-}
-
 /* Writes zeros over [from, to) of fd. */
 static int zero_fill(int fd, uint64_t from, uint64_t to) {
     size_t chunk = JOURNAL_READ_CHUNK;
@@ -203,16 +193,6 @@ static int zero_fill(int fd, uint64_t from, uint64_t to) {
     }
     int saved = errno;
     free(zeros);
-    errno = saved;
-    return rc;
-}
-
-static int fsync_dir(const char *dir) {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return -1;
-    int rc = fsync_retry(dfd);
-    int saved = errno;
-    close(dfd);
     errno = saved;
     return rc;
 }

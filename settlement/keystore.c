@@ -1,6 +1,7 @@
 /* Encrypted keystore file: Argon2id key derivation, XChaCha20-Poly1305, atomic
  * locked writes, seeds held in guarded memory. */
 #include "keystore.h"
+#include "durable_file.h"
 #include "scale.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -266,10 +267,9 @@ static int ks_save_locked(keystore *ks, char *err, size_t errlen) {
     close(fd);
     fd = -1;
     if (rename(tmp, ks->path) < 0) { ks_fail(err, errlen, "rename to %s: %s", ks->path, strerror(errno)); goto out; }
-    int dfd = open(ks->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    memcpy(ks->file_nonce, nonce, KS_NONCE);
+    memcpy(ks->file_nonce, nonce, KS_NONCE); /* the file on disk is the new one from here on */
     ks->have_file = true;
+    if (fsync_dir(ks->dir) < 0) { ks_fail(err, errlen, "fsync of directory %s: %s", ks->dir, strerror(errno)); goto out; }
     rc = 0;
 out:
     if (fd >= 0) close(fd);
