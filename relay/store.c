@@ -431,6 +431,13 @@ static int levid_sync(store *s, MDB_txn *txn) {
 
 /* The journal position in g1relay.meta (see the layout above). */
 int store_get_journal_lsn(store *s, MDB_txn *txn, uint64_t *lsn) {
+    if (!txn) { /* in a read transaction of its own */
+        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if (rc) return rc;
+        rc = store_get_journal_lsn(s, txn, lsn);
+        mdb_txn_abort(txn);
+        return rc;
+    }
     MDB_val k = {11, (void *)"journal_lsn"}, v;
     int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {

@@ -58,7 +58,7 @@ int store_delete_expired(store *s, MDB_txn *txn, int64_t now, int max);
 
 /* The last write-ahead journal record applied to this database (0 if none), in
  * g1relay.meta; the writer sets it in the transaction that holds the records'
- * events (see relay/journal.h). */
+ * events (see relay/journal.h). txn NULL: read in a transaction of its own. */
 int store_get_journal_lsn(store *s, MDB_txn *txn, uint64_t *lsn);
 int store_set_journal_lsn(store *s, MDB_txn *txn, uint64_t lsn);
 
