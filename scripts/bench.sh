@@ -27,8 +27,15 @@
 #   BENCH_REPEAT=N               run each ingest (loadgen and Node) and author+kind query N times,
 #                                show the median (1)
 #   BENCH_TIMEOUT=S              seconds of load one loadgen run may take (300)
+#   BENCH_PACED_RATE=N           events/s of the steady-load ingest run (4000; 10 s of events)
 #   BENCH_PERF=1                 perf record the relay during each run (perf-NAME.data in the
 #                                work dir, use with BENCH_KEEP=1) and list time per library
+#   BENCH_STRFRY=PATH            a strfry binary (built from source, see docs/BENCHMARKS.md): strfry
+#                                gets the same FILL1 events (strfry import) and the same author+kind
+#                                queries and ingest runs (loadgen and Node), each strfry run right
+#                                after the same g1relay run, and the table shows the ratios measured
+#                                in the same minutes. BENCH_STRFRY_CONF: its config file (default: a
+#                                minimal one written to the work dir; db and port are set per run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,6 +59,7 @@ FANOUT_SUBS=${BENCH_FANOUT_SUBS:-$d_subs}
 FANOUT_EVENTS=${BENCH_FANOUT_EVENTS:-$d_fev}
 LG_TIMEOUT=${BENCH_TIMEOUT:-300}   # per loadgen run, seconds of load
 REPEAT=${BENCH_REPEAT:-1}          # runs of each ingest and author+kind query; the median is shown
+PACED_RATE=${BENCH_PACED_RATE:-4000} # events/s of the steady-load ingest run
 ((FILL2 >= FILL1)) || { echo "bench: BENCH_FILL2 must be >= BENCH_FILL1" >&2; exit 2; }
 
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/g1relay-bench.XXXXXX)}
@@ -64,6 +72,7 @@ DATA=
 
 cleanup() {
     stop_relay || true
+    if declare -F peer_stop >/dev/null; then peer_stop || true; fi
     if [[ ${BENCH_KEEP:-0} != 1 && -z ${BENCH_DIR:-} ]]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -173,8 +182,10 @@ run_measured() {
         perf_pid=$!
         sleep 0.3
     fi
+    local args=() a
+    for a in "$@"; do [[ $a == @URL@ ]] && args+=("$(url)") || args+=("$a"); done
     cpu0=$(relay_cpu)
-    out=$("$@" --timeout "$LG_TIMEOUT") || rc=$?
+    out=$("${args[@]}" --timeout "$LG_TIMEOUT") || rc=$?
     cpu1=$(relay_cpu)
     if [[ -n $perf_pid ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
@@ -194,19 +205,95 @@ lg() { local name=$1; shift; run_measured "$name" "$LOADGEN" "$@"; }
 # lg_median KEY NAME loadgen-args...: BENCH_REPEAT runs, LAST = the run with the
 # median KEY (all runs stay in the results file).
 lg_median() { local key=$1 name=$2; shift 2; run_median "$key" "$name" "$LOADGEN" "$@"; }
-# run_median KEY NAME COMMAND...: the same with any measured command
+# run_median KEY NAME COMMAND...: the same with any measured command (an argument
+# @URL@ becomes the relay's URL). With a peer running (PEER_PID), each g1relay run
+# is followed by the same run against the peer; PEER_LAST = the peer's median run.
+PEER_PID= PEER_PORT= PEER_LAST=
 run_median() {
-    local key=$1 name=$2 i runs=()
+    local key=$1 name=$2 i runs=() peer_runs=()
     shift 2
     for ((i = 1; i <= REPEAT; i++)); do
         run_measured "$name" "$@"
         runs+=("$(get "$key" "$LAST") $i")
         eval "RUN_$i=\$LAST"
+        if [[ -n $PEER_PID ]]; then
+            swap_peer
+            run_measured "strfry-$name" "$@"
+            swap_peer
+            peer_runs+=("$(get "$key" "$LAST") $i")
+            eval "PEER_RUN_$i=\$LAST"
+        fi
     done
+    PEER_LAST=
+    if [[ -n $PEER_PID ]]; then
+        i=$(printf '%s\n' "${peer_runs[@]}" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
+        eval "PEER_LAST=\$PEER_RUN_$i"
+        ((REPEAT == 1)) || PEER_LAST="$PEER_LAST median_of=$REPEAT"
+    fi
     i=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
     eval "LAST=\$RUN_$i"
     ((REPEAT == 1)) || LAST="$LAST median_of=$REPEAT"
 }
+# swap_peer: the measuring functions (url, relay_cpu) look at the peer, or back
+swap_peer() {
+    local p=$RELAY_PID q=$PORT
+    RELAY_PID=$PEER_PID PORT=$PEER_PORT
+    PEER_PID=$p PEER_PORT=$q
+}
+
+# ---- strfry, measured side by side (BENCH_STRFRY) ----
+STRFRY=${BENCH_STRFRY:-}
+if [[ -n $STRFRY ]]; then
+    [[ -x $STRFRY ]] || { echo "bench: BENCH_STRFRY=$STRFRY is not an executable" >&2; exit 2; }
+fi
+# peer_start FILL_FILE: a strfry with its own database holding FILL_FILE's events
+peer_start() {
+    local conf=${BENCH_STRFRY_CONF:-$WORK/strfry.conf} db=$WORK/strfry-db/ t0 t1 n
+    if [[ -z ${BENCH_STRFRY_CONF:-} ]]; then
+        # strfry's defaults otherwise (signature checks, LMDB syncs, threads); nofiles
+        # within this machine's hard limit, frames as large as g1relay accepts
+        printf '%s\n' 'db = "./strfry-db/"' 'relay {' '    bind = "127.0.0.1"' '    port = 7777' \
+            "    nofiles = $(ulimit -Hn)" '    maxWebsocketPayloadSize = 1048576' '}' >"$conf"
+    fi
+    mkdir -p "$db"
+    n=$(wc -l <"$1")
+    log "strfry import of $n events (its own checks)"
+    t0=$(date +%s.%N)
+    "$STRFRY" --config="$conf" --set db="$db" import <"$1" >"$WORK/strfry-import.log" 2>&1 ||
+        { log "strfry import failed:"; tail -5 "$WORK/strfry-import.log" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    echo "RESULT strfry-import events=$n events_per_s=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f", n / (b - a) }')" >>"$RESULTS"
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        PEER_PORT=$(free_port)
+        "$STRFRY" --config="$conf" --set db="$db" --set relay.port="$PEER_PORT" relay >>"$WORK/strfry.log" 2>&1 &
+        PEER_PID=$!
+        for _ in $(seq 1 100); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$PEER_PORT") 2>/dev/null; then
+                log "strfry listening on $PEER_PORT"
+                return 0
+            fi
+            kill -0 "$PEER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$PEER_PID" 2>/dev/null || true
+        wait "$PEER_PID" 2>/dev/null || true
+        PEER_PID=
+    done
+    echo "bench: strfry did not start; log:" >&2
+    tail -20 "$WORK/strfry.log" >&2
+    exit 1
+}
+peer_stop() {
+    [[ -n $PEER_PID ]] || return 0
+    PEER_MEM="$(proc_kb "$PEER_PID" VmRSS) $(proc_kb "$PEER_PID" RssAnon)"
+    kill -TERM "$PEER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$PEER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PEER_PID" 2>/dev/null || true
+    wait "$PEER_PID" 2>/dev/null || true
+    PEER_PID=
+}
+PEER_MEM=
 
 HAVE_IMPORT=0
 if timeout 10 "$BIN" import --help >/dev/null 2>&1; then HAVE_IMPORT=1; fi
@@ -216,6 +303,7 @@ if timeout 10 "$BIN" stats --help >/dev/null 2>&1; then HAVE_STATS=1; fi
 
 # fill FROM TO: brings the database from FROM to TO mix events.
 declare -A FILL_RATE
+PEER_FILL=
 fill() {
     local from=$1 to=$2 n=$(($2 - $1)) t0 t1 file
     ((n > 0)) || return 0
@@ -231,9 +319,13 @@ fill() {
         t1=$(date +%s.%N)
         FILL_RATE[$to]=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.0f", n / (b - a) }')
         echo "RESULT import events=$n seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') events_per_s=${FILL_RATE[$to]}" >>"$RESULTS"
-        rm -f "$file"
+        if [[ -n $STRFRY && $from == 0 ]]; then PEER_FILL=$file; else rm -f "$file"; fi
         start_relay "$DATA"
     else
+        if [[ -n $STRFRY && $from == 0 ]]; then
+            PEER_FILL=$WORK/fill-$from-$to.jsonl
+            "$LOADGEN" fill --events "$n" --offset "$from" --out "$PEER_FILL" >/dev/null
+        fi
         log "publishing $n mix events ($from..$to), 4 connections, window 256"
         lg "fill-$to" fill --url "$(url)" --events "$n" --offset "$from" --connections 4 --window 256
         FILL_RATE[$to]=$(get events_per_s "$LAST")
@@ -243,7 +335,7 @@ fill() {
 query_at() {
     local size=$1
     log "query: author+kind 1, limit 100, $QUERY_CONNECTIONS connections, $QUERY_REQUESTS REQs at $size events"
-    lg_median req_per_s "query-$size" query --url "$(url)" --connections "$QUERY_CONNECTIONS" --requests "$QUERY_REQUESTS" --kinds 1 --limit 100
+    lg_median req_per_s "query-$size" query --url @URL@ --connections "$QUERY_CONNECTIONS" --requests "$QUERY_REQUESTS" --kinds 1 --limit 100
 }
 
 declare -A MEM
@@ -256,25 +348,38 @@ log "binary $BIN, tools $TOOLS, work dir $WORK, fill mode $FILL_MODE"
 log "sizes: fill $FILL1 then $FILL2, ingest $INGEST_EVENTS x2, $QUERY_REQUESTS REQs, fanout $FANOUT_SUBS subs x $FANOUT_EVENTS events"
 
 want() { [[ " ${BENCH_SECTIONS:-main node nojournal plugins} " == *" $1 "* ]]; }
+PQ1= PI1= PI20= PN1= PN20= IP= PIP=
 I1= I20= Q1= Q2= QT= QF= F= STORED= STATS_PER_EVENT= DISK_BYTES=0 DISK_USED=0 STORED_NOTE=
 MEM[after-ingest]="0 0 0"
 MEM[end]="0 0 0"
 if want main; then
 start_relay "$WORK/data"
 fill 0 "$FILL1"
+if [[ -n $STRFRY ]]; then
+    peer_start "$PEER_FILL"
+    rm -f "$PEER_FILL"
+fi
 query_at "$FILL1"
-Q1=$LAST
+Q1=$LAST PQ1=$PEER_LAST
 
 # loadgen_ingest NAME WINDOW [WHAT]: 16 loadgen publishers keeping WINDOW EVENTs in
 # flight each (1: each waits for its OK), the median run in LAST
 loadgen_ingest() {
     log "ingest${3:-}: 16 publishers, window $2, $INGEST_EVENTS events"
-    lg_median events_per_s "$1" ingest --url "$(url)" --connections 16 --window "$2" --events "$INGEST_EVENTS"
+    lg_median events_per_s "$1" ingest --url @URL@ --connections 16 --window "$2" --events "$INGEST_EVENTS"
 }
 loadgen_ingest ingest-w1 1
-I1=$LAST
+I1=$LAST PI1=$PEER_LAST
 loadgen_ingest ingest-w20 20
-I20=$LAST
+I20=$LAST PI20=$PEER_LAST
+# The same publishers at a fixed offered load (open loop, window 20 at most): OK
+# latency when both relays carry the same events per second, which the closed-loop
+# runs above do not give (each relay is driven at its own pace there).
+PACED_EVENTS=$((PACED_RATE * 10))
+((PACED_EVENTS <= INGEST_EVENTS)) || PACED_EVENTS=$INGEST_EVENTS
+log "ingest at a steady $PACED_RATE events/s: 16 publishers, window 20 at most, $PACED_EVENTS events"
+lg_median p99_ms ingest-paced ingest --url @URL@ --connections 16 --window 20 --events "$PACED_EVENTS" --rate "$PACED_RATE"
+IP=$LAST PIP=$PEER_LAST
 mem_snapshot after-ingest
 
 # The strfry reference was measured with a Node `ws` client: the same two runs
@@ -292,9 +397,10 @@ if want node && [[ -d $ROOT/tests/node_modules/ws ]] && command -v node >/dev/nu
     for w in 1 20; do
         log "ingest with the Node ws client: 16 publishers, window $w, $INGEST_EVENTS events"
         run_median events_per_s "node-w$w" node_ingest "$w"
-        [[ $w == 1 ]] && N1=$LAST || N20=$LAST
+        if [[ $w == 1 ]]; then N1=$LAST PN1=$PEER_LAST; else N20=$LAST PN20=$PEER_LAST; fi
     done
 fi
+peer_stop # measured at FILL1 only: the other sections are g1relay's own
 
 # The same two loadgen runs with `journal = false` (one durable LMDB commit per
 # group, the design before the write-ahead journal), same database, same minute:
@@ -394,6 +500,7 @@ printf '%-46s %-38s %s\n' "measure" "g1relay" "strfry reference (issue 2)"
 printf '%-46s %-38s %s\n' "----------------------------------------------" "--------------------------------------" "--------------------------"
 printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 1 (events/s)" "$(get events_per_s "$I1") (p50 $(get p50_ms "$I1") ms, p99 $(get p99_ms "$I1") ms)$(mark "$I1")" "5 900"
 printf '%-46s %-38s %s\n' "ingest, 16 publishers, window 20 (events/s)" "$(get events_per_s "$I20") (p50 $(get p50_ms "$I20") ms, p99 $(get p99_ms "$I20") ms)$(mark "$I20")" "9 600"
+[[ -z $IP ]] || printf '%-46s %-38s %s\n' "  steady $PACED_RATE events/s offered, window <= 20" "p50 $(get p50_ms "$IP") ms, p99 $(get p99_ms "$IP") ms ($(get events_per_s "$IP") ev/s)$(mark "$IP")" "-"
 if [[ -n $N1 ]]; then
 printf '%-46s %-38s %s\n' "  same, Node ws client, window 1" "$(get events_per_s "$N1") (p50 $(get p50_ms "$N1") ms, p99 $(get p99_ms "$N1") ms)$(mark "$N1")" "5 900 (Node client)"
 printf '%-46s %-38s %s\n' "  same, Node ws client, window 20" "$(get events_per_s "$N20") (p50 $(get p50_ms "$N20") ms, p99 $(get p99_ms "$N20") ms)$(mark "$N20")" "9 600 (Node client)"
@@ -416,6 +523,32 @@ printf '%-46s %-38s %s\n' "memory after ingest: VmRSS / RssAnon" "$(kb_mb "$RSS_
 printf '%-46s %-38s %s\n' "memory at end ($FILL2 events): VmRSS / RssAnon" "$(kb_mb "$RSS_E") / $(kb_mb "$ANON_E") (peak $(kb_mb "$HWM_E"))" "270 MB resident"
 printf '%-46s %-38s %s\n' "bytes on disk per event" "$(awk -v b="$DISK_USED" -v n="$STORED" 'BEGIN { printf "%.0f", b / n }') ($STORED events, data.mdb $((DISK_USED / 1048576)) MB)" "1 200"
 echo "  events counted $STORED_NOTE; data.mdb apparent size $((DISK_BYTES / 1048576)) MB${STATS_PER_EVENT:+; g1relay stats: $STATS_PER_EVENT used bytes per event}"
+fi
+if [[ -n $PQ1$PI1$PN1 ]]; then
+    echo
+    echo "side by side with strfry ($STRFRY), each strfry run right after the same g1relay run, $FILL1 events stored:"
+    printf '%-40s %-30s %-30s %s\n' "  measure" "g1relay" "strfry" "g1relay / strfry"
+    p99_cmp() { awk -v a="$1" -v b="$2" 'BEGIN { if (a <= 0 || b <= 0) print "-"; else if (a <= b) printf "%.2fx lower", b / a; else printf "%.2fx HIGHER", a / b }'; }
+    side() { # label KEY unit OURS PEER
+        local a b
+        [[ -n $4 && -n $5 ]] || return 0
+        a=$(get "$2" "$4") b=$(get "$2" "$5")
+        printf '%-40s %-30s %-30s %s\n' "  $1" "$a $3 (p99 $(get p99_ms "$4") ms)$(mark "$4")" "$b $3 (p99 $(get p99_ms "$5") ms)$(mark "$5")" \
+            "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'), p99 $(p99_cmp "$(get p99_ms "$4")" "$(get p99_ms "$5")")"
+    }
+    side "ingest w1, loadgen" events_per_s "ev/s" "$I1" "$PI1"
+    side "ingest w20, loadgen" events_per_s "ev/s" "$I20" "$PI20"
+    side "ingest w1, Node ws client" events_per_s "ev/s" "$N1" "$PN1"
+    side "ingest w20, Node ws client" events_per_s "ev/s" "$N20" "$PN20"
+    side "author+kind REQ, limit 100" req_per_s "REQ/s" "$Q1" "$PQ1"
+    if [[ -n $IP && -n $PIP ]]; then
+        printf '%-40s %-30s %-30s %s\n' "  ingest at a steady $PACED_RATE ev/s, w<=20" "p50 $(get p50_ms "$IP"), p99 $(get p99_ms "$IP") ms$(mark "$IP")" \
+            "p50 $(get p50_ms "$PIP"), p99 $(get p99_ms "$PIP") ms$(mark "$PIP")" "p99 $(p99_cmp "$(get p99_ms "$IP")" "$(get p99_ms "$PIP")")"
+    fi
+    printf '%-40s %-30s %-30s\n' "  relay CPU per event, loadgen w1 / w20" "$(cpu_per_ev "$I1") / $(cpu_per_ev "$I20") us" "$(cpu_per_ev "$PI1") / $(cpu_per_ev "$PI20") us"
+    [[ -z $N1 ]] || printf '%-40s %-30s %-30s\n' "  relay CPU per event, Node w1 / w20" "$(cpu_per_ev "$N1") / $(cpu_per_ev "$N20") us" "$(cpu_per_ev "$PN1") / $(cpu_per_ev "$PN20") us"
+    read -r PRSS PANON <<<"${PEER_MEM:-0 0}"
+    printf '%-40s %-30s %-30s\n' "  memory after ingest: VmRSS / RssAnon" "$(kb_mb "$RSS_I") / $(kb_mb "$ANON_I")" "$(kb_mb "$PRSS") / $(kb_mb "$PANON")"
 fi
 if ((${#PLUG_ROWS[@]})); then
     echo

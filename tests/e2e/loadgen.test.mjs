@@ -72,3 +72,20 @@ test('ingest reports refused events and fails', async () => {
   assert.equal(r.result.ok, '0', r.line);
   assert.match(r.stderr, /rejected: blocked:/);
 });
+
+test('ingest --rate paces the events and counts latency from when each was due', async () => {
+  const relay = await startRelay();
+  const c = await connect(relay.url);
+  const before = await c.count('r0', {});
+  const r = await loadgen(['ingest', '--url', relay.url, '--connections', '4', '--window', '20', '--events', '600', '--rate', '400']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.result.rate, '400', r.line);
+  assert.equal(r.result.ok, '600', r.line);
+  // 600 events due over 1.5 s: the run cannot be faster than the schedule, and a relay
+  // that keeps up finishes soon after the last one is due
+  const secs = Number(r.result.seconds);
+  assert.ok(secs >= 1.49 && secs < 6, r.line);
+  assert.ok(Number(r.result.events_per_s) <= 403, r.line);
+  assert.equal(await c.count('r1', {}), before + 600, 'every OK true event is stored');
+  c.terminate();
+});

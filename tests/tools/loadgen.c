@@ -198,6 +198,7 @@ typedef struct {
     const char *filter;
     double timeout_s;
     double stall_s;
+    uint64_t rate; /* ingest: events/s over all connections (0: as fast as answers come) */
     char kinds[128];
     uint32_t limit;
     uint32_t threads;
@@ -784,6 +785,7 @@ static bool run_loop(conn **conns, uint32_t n, bool (*done)(void), uint64_t dead
         if (!alive) return false;
         int wait_ms = (int)((deadline_ns - t) / 1000000) + 1;
         if (wait_ms > 50) wait_ms = 50;
+        if (tick && opt.rate) wait_ms = 1; /* paced sends are due every few hundred microseconds */
         int k = epoll_wait(g_ep, evs, 256, wait_ms);
         if (k < 0 && errno != EINTR) die("epoll_wait: %s", strerror(errno));
         for (int e = 0; e < k; e++) {
@@ -865,15 +867,47 @@ static struct {
     uint32_t window;
     uint32_t failures_shown;
     bool record;
+    uint64_t start_ns;  /* with --rate: event e is due at start_ns + e / rate */
+    conn **conns;       /* with --rate: for ingest_tick */
+    uint32_t conn_count, next_conn;
 } ig;
 
+static uint64_t ingest_due_ns(uint64_t e) { return ig.start_ns + (uint64_t)((double)e * 1e9 / (double)opt.rate); }
+
+static void ingest_send_next(conn *c, uint64_t now) {
+    uint64_t e = ig.next++;
+    c->ring[(c->ring_head + c->ring_count) % c->ring_cap] = e;
+    c->ring_count++;
+    sb_add(&c->w, ig.b->data.p + ig.b->offs[e], ig.b->offs[e + 1] - ig.b->offs[e]);
+    ig.sent_ns[e] = opt.rate ? ingest_due_ns(e) : now;
+}
+
+/* Sends c's next events while its window has room (and, with --rate, they are
+ * due). With --rate the latency of an event counts from when it was due, so
+ * time spent waiting for a free window slot is part of it (no coordinated
+ * omission). */
 static void ingest_push(conn *c) {
+    uint64_t now = now_ns();
     while (c->ring_count < ig.window && ig.next < ig.total && !c->closed) {
-        uint64_t e = ig.next++;
-        c->ring[(c->ring_head + c->ring_count) % c->ring_cap] = e;
-        c->ring_count++;
-        sb_add(&c->w, ig.b->data.p + ig.b->offs[e], ig.b->offs[e + 1] - ig.b->offs[e]);
-        ig.sent_ns[e] = now_ns();
+        if (opt.rate && ingest_due_ns(ig.next) > now) break;
+        ingest_send_next(c, now);
+    }
+}
+
+/* With --rate: hands each event now due to the next connection with room. */
+static void ingest_tick(void) {
+    uint64_t now = now_ns();
+    uint32_t full = 0;
+    while (ig.next < ig.total && ingest_due_ns(ig.next) <= now && full < ig.conn_count) {
+        conn *c = ig.conns[ig.next_conn];
+        ig.next_conn = (ig.next_conn + 1) % ig.conn_count;
+        if (c->closed || c->ring_count >= ig.window) {
+            full++;
+            continue;
+        }
+        full = 0;
+        ingest_send_next(c, now);
+        conn_flush(c);
     }
 }
 
@@ -940,8 +974,12 @@ static bool ingest_run(conn **conns, uint32_t nc, const batch *b, uint32_t windo
     }
     g_handler = ingest_on_msg;
     uint64_t t0 = now_ns();
+    ig.start_ns = t0;
+    ig.conns = conns;
+    ig.conn_count = nc;
+    ig.next_conn = 0;
     for (uint32_t i = 0; i < nc; i++) ingest_push(conns[i]);
-    bool ok = run_loop(conns, nc, ingest_done, deadline, NULL);
+    bool ok = run_loop(conns, nc, ingest_done, deadline, opt.rate ? ingest_tick : NULL);
     *seconds = (double)(now_ns() - t0) / 1e9;
     free(ig.sent_ns);
     free(ig.done);
@@ -968,10 +1006,10 @@ static int mode_ingest(void) {
                     "OK latency p50 %.2f ms p99 %.2f ms, %" PRIu64 " rejected, loadgen CPU %.0f%%\n",
             opt.connections, opt.window, ig.completed, ig.total, secs, rate, pct_ms(&ig.lat, 50), pct_ms(&ig.lat, 99),
             ig.failed, secs > 0 ? 100 * cpu / secs : 0);
-    printf("RESULT ingest connections=%u window=%u events=%" PRIu64 " answered=%" PRIu64 " ok=%" PRIu64
+    printf("RESULT ingest connections=%u window=%u rate=%" PRIu64 " events=%" PRIu64 " answered=%" PRIu64 " ok=%" PRIu64
            " duplicate=%" PRIu64 " failed=%" PRIu64 " seconds=%.3f events_per_s=%.0f p50_ms=%.3f p99_ms=%.3f"
            " max_ms=%.3f mean_ms=%.3f loadgen_cpu_pct=%.0f complete=%d\n",
-           opt.connections, opt.window, ig.total, ig.completed, ig.ok, ig.dup, ig.failed, secs, rate,
+           opt.connections, opt.window, opt.rate, ig.total, ig.completed, ig.ok, ig.dup, ig.failed, secs, rate,
            pct_ms(&ig.lat, 50), pct_ms(&ig.lat, 99), pct_ms(&ig.lat, 100), mean_ms(&ig.lat),
            secs > 0 ? 100 * cpu / secs : 0, complete);
     fflush(stdout);
@@ -1325,7 +1363,9 @@ static void usage(FILE *out) {
             "  --interval-ms N   fanout: pause between published events (0)\n"
             "  --threads N       signing threads (number of CPUs)\n"
             "  --timeout S       give up after S seconds of load (600)\n"
-            "  --stall S         give up when nothing completes for S seconds (30; 0 = never)\n");
+            "  --stall S         give up when nothing completes for S seconds (30; 0 = never)\n"
+            "  --rate N          ingest: send N events/s in all (open loop, still at most --window in flight\n"
+            "                    per connection); latency counts from when each event was due (0 = off)\n");
 }
 
 int main(int argc, char **argv) {
@@ -1354,7 +1394,7 @@ int main(int argc, char **argv) {
     snprintf(opt.kinds, sizeof opt.kinds, "1");
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     opt.threads = nproc > 0 ? (uint32_t)nproc : 1;
-    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES, O_STALL, O_FILTER };
+    enum { O_URL = 1, O_CONN, O_WIN, O_EV, O_REQ, O_SUBS, O_AUTH, O_SEED, O_OFF, O_OUT, O_KINDS, O_LIMIT, O_INT, O_THR, O_TMO, O_HELP, O_NOTES, O_STALL, O_FILTER, O_RATE };
     static const struct option lo[] = {
         {"url", required_argument, 0, O_URL},         {"connections", required_argument, 0, O_CONN},
         {"window", required_argument, 0, O_WIN},      {"events", required_argument, 0, O_EV},
@@ -1365,6 +1405,7 @@ int main(int argc, char **argv) {
         {"interval-ms", required_argument, 0, O_INT}, {"threads", required_argument, 0, O_THR},
         {"timeout", required_argument, 0, O_TMO},     {"help", no_argument, 0, O_HELP},
         {"notes", no_argument, 0, O_NOTES},           {"stall", required_argument, 0, O_STALL},
+        {"rate", required_argument, 0, O_RATE},
         {"filter", required_argument, 0, O_FILTER},
         {0, 0, 0, 0}};
     const char *url = "ws://127.0.0.1:7777";
@@ -1400,6 +1441,7 @@ int main(int argc, char **argv) {
         case O_HELP: usage(stdout); return 0;
         case O_NOTES: opt.notes = true; break;
         case O_STALL: opt.stall_s = (double)v; break;
+        case O_RATE: opt.rate = v; break;
         case O_FILTER:
             if (strlen(optarg) > 4000 || optarg[0] != '{') die("--filter: a JSON object of at most 4000 bytes");
             opt.filter = optarg;
