@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "event_rules.h"
 #include "hex.h"
+#include "hll.h"
 #include "log.h"
 #include "subscriptions.h"
 #include "writer.h"
@@ -318,6 +319,16 @@ static void handle_close(relay_ctx *ctx, conn *c, client_message *m) {
     if (s) drop_sub(ctx, c, link, s);
 }
 
+typedef struct {
+    uint8_t registers[HLL_REGISTERS];
+    unsigned offset;
+} hll_ctx;
+
+static void count_into_hll(void *vctx, const uint8_t pubkey[32]) {
+    hll_ctx *h = vctx;
+    hll_add(h->registers, h->offset, pubkey);
+}
+
 static void handle_count(relay_ctx *ctx, conn *c, conn_id id, client_message *m) {
     if (ctx->lim.auth_required) {
         bool authed;
@@ -331,16 +342,27 @@ static void handle_count(relay_ctx *ctx, conn *c, conn_id id, client_message *m)
     }
     uint64_t count = 0;
     writer_wait_visible(ctx->writer, m->filters, m->filter_count);
-    if (store_count(ctx->st, m->filters, m->filter_count, &count) != 0) {
+    hll_ctx hll = {{0}, 0};
+    bool with_hll = hll_offset_for(m->filters, m->filter_count, &hll.offset);
+    if (store_count_each(ctx->st, m->filters, m->filter_count, with_hll ? count_into_hll : NULL, &hll, &count) != 0) {
         conn_send_closed(ctx->conns, id, m->subid, m->subid_len, "error: count failed");
         return;
     }
-    msgbuf *b = msgbuf_new(m->subid_len * 6 + 64);
+    msgbuf *b = msgbuf_new(m->subid_len * 6 + 64 + (with_hll ? 2 * HLL_REGISTERS + 10 : 0));
     if (!b) return;
     size_t n = 9;
     memcpy(b->data, "[\"COUNT\",", 9);
     n += json_write_string(b->data + n, b->len - n, m->subid, m->subid_len);
-    n += (size_t)snprintf(b->data + n, b->len - n, ",{\"count\":%llu}]", (unsigned long long)count);
+    n += (size_t)snprintf(b->data + n, b->len - n, ",{\"count\":%llu", (unsigned long long)count);
+    if (with_hll) { /* NIP-45: the registers, hex */
+        memcpy(b->data + n, ",\"hll\":\"", 8);
+        n += 8;
+        hex_encode(hll.registers, HLL_REGISTERS, b->data + n);
+        n += 2 * HLL_REGISTERS;
+        b->data[n++] = '"';
+    }
+    b->data[n++] = '}';
+    b->data[n++] = ']';
     msgbuf_set_len(b, n);
     conn_send(ctx->conns, id, NULL, b, false);
 }

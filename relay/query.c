@@ -72,6 +72,8 @@ struct store_query {
     size_t set_cap, set_n;
     bool finished;
     rec_buf buf; /* rebuilt JSON of the current candidate */
+    store_count_fn count_each; /* count mode: also called with each counted event's pubkey */
+    void *count_each_ctx;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -417,7 +419,7 @@ static scan_status plan_scan(store_query *q, qplan *p, MDB_txn *txn, uint64_t de
         p->has_last = true;
         p->last_ts = ts;
         p->last_levid = levid;
-        if (q->count_mode && q->no_expiry && !p->check_kinds && !p->check_authors && !p->need_match) {
+        if (q->count_mode && q->no_expiry && !p->check_kinds && !p->check_authors && !p->need_match && !q->count_each) {
             /* the index alone answers: count without reading the event */
             p->matched++;
             if (!q->use_set || set_insert(q, levid)) q->count++;
@@ -445,8 +447,10 @@ static scan_status plan_scan(store_query *q, qplan *p, MDB_txn *txn, uint64_t de
         }
         p->matched++;
         if (q->use_set && !set_insert(q, levid)) continue;
-        if (q->count_mode) q->count++;
-        else {
+        if (q->count_mode) {
+            q->count++;
+            if (q->count_each) q->count_each(q->count_each_ctx, rec + REC_PUBKEY);
+        } else {
             int e = emit(ctx, json, jlen, levid);
             if (e == STORE_EMIT_PAUSE) return SCAN_MORE; /* position is already past this result */
             if (e) return SCAN_STOPPED;
@@ -491,9 +495,16 @@ store_query_status store_query_run_in_txn(store_query *q, MDB_txn *txn, store_em
 }
 
 int store_count(store *s, const filter *filters, uint32_t filter_count, uint64_t *count_out) {
+    return store_count_each(s, filters, filter_count, NULL, NULL, count_out);
+}
+
+int store_count_each(store *s, const filter *filters, uint32_t filter_count, store_count_fn each, void *ctx,
+                     uint64_t *count_out) {
     *count_out = 0;
     store_query *q = query_new(s, filters, filter_count, 0, 0, true);
     if (!q) return -1;
+    q->count_each = each;
+    q->count_each_ctx = ctx;
     MDB_txn *txn;
     int rc = mdb_txn_begin(store_env(s), NULL, MDB_RDONLY, &txn);
     if (rc == 0) {

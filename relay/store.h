@@ -99,6 +99,10 @@ void store_query_free(store_query *q);
 
 /* NIP-45: number of stored events matching any of the filters (limits ignored). */
 int store_count(store *s, const filter *filters, uint32_t filter_count, uint64_t *count_out);
+/* The same, calling each(ctx, pubkey) once per counted event (for NIP-45 HyperLogLog). */
+typedef void (*store_count_fn)(void *ctx, const uint8_t pubkey[32]);
+int store_count_each(store *s, const filter *filters, uint32_t filter_count, store_count_fn each, void *ctx,
+                     uint64_t *count_out);
 
 typedef struct {
     uint64_t events;

@@ -3,6 +3,7 @@
 // the past), each with its own relay configuration.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import {
   startRelay, connect, newKey, makeEvent, mineEvent, powBits, now, show, getEventHash,
 } from './lib/relay.mjs';
@@ -49,6 +50,69 @@ test('NIP-45 COUNT: ["COUNT", subid, {"count": N}] with OR\'ed filters counted o
   await c.publish(r1);
   await c.publish(r2);
   assert.equal(await c.count('c10', { authors: [k.pk], kinds: [0] }), 1);
+});
+
+// NIP-45 "HyperLogLog", computed here from the NIP's text (not from the relay's code):
+// offset from the first tag value, then for each counted event register pubkey[offset]
+// keeps the largest (leading zero bits from byte offset+1) + 1.
+function nip45Offset(value) {
+  let hex;
+  if (/^[0-9a-f]{64}$/.test(value)) hex = value;
+  else if (/^\d+:[0-9a-f]{64}:/.test(value)) hex = value.split(':')[1];
+  else hex = crypto.createHash('sha256').update(value, 'utf8').digest('hex');
+  return parseInt(hex[32], 16) + 8;
+}
+function nip45Registers(pubkeys, offset) {
+  const reg = new Uint8Array(256);
+  for (const pkHex of pubkeys) {
+    const pk = Buffer.from(pkHex, 'hex');
+    let zeros = 0;
+    for (let i = offset + 1; i < 32; i++) {
+      if (pk[i] === 0) { zeros += 8; continue; }
+      zeros += Math.clz32(pk[i]) - 24;
+      break;
+    }
+    reg[pk[offset]] = Math.max(reg[pk[offset]], zeros + 1);
+  }
+  return Buffer.from(reg).toString('hex');
+}
+
+test('NIP-45 HyperLogLog: reaction and follower counts carry "hll", the registers of the counted pubkeys', async () => {
+  const author = newKey();
+  const note = makeEvent(author, { content: 'like me' });
+  assert.equal((await c.publish(note)).ok, true);
+  const likers = Array.from({ length: 40 }, () => newKey());
+  for (const k of likers) {
+    const r = await c.publish(makeEvent(k, { kind: 7, content: '+', tags: [['e', note.id], ['p', author.pk]] }));
+    assert.equal(r.ok, true, show(r.raw));
+  }
+  // a reply to the same note is not a reaction
+  await c.publish(makeEvent(newKey(), { kind: 1, content: 'reply', tags: [['e', note.id]] }));
+  const m = await c.countEnd('h1', { '#e': [note.id], kinds: [7] });
+  assert.equal(m[0], 'COUNT', show(m));
+  assert.equal(m[2].count, 40, show(m));
+  assert.match(m[2].hll, /^[0-9a-f]{512}$/, show(m));
+  assert.equal(m[2].hll, nip45Registers(likers.map((k) => k.pk), nip45Offset(note.id)));
+  // follower count: kind 3 lists naming the author, offset from the author's pubkey
+  const followers = Array.from({ length: 12 }, () => newKey());
+  for (const k of followers) await c.publish(makeEvent(k, { kind: 3, tags: [['p', author.pk]] }));
+  const f = await c.countEnd('h2', { '#p': [author.pk], kinds: [3] });
+  assert.equal(f[2].count, 12, show(f));
+  assert.equal(f[2].hll, nip45Registers(followers.map((k) => k.pk), nip45Offset(author.pk)));
+  // a value that is neither an id nor an address: offset from its sha256
+  const tag = 'hll-' + crypto.randomBytes(4).toString('hex');
+  const taggers = Array.from({ length: 5 }, () => newKey());
+  for (const k of taggers) await c.publish(makeEvent(k, { tags: [['t', tag]] }));
+  const t = await c.countEnd('h3', { '#t': [tag] });
+  assert.equal(t[2].count, 5, show(t));
+  assert.equal(t[2].hll, nip45Registers(taggers.map((k) => k.pk), nip45Offset(tag)));
+  // not eligible (no tag attribute, or two filters): the count alone
+  const plain = await c.countEnd('h4', { kinds: [7], authors: [likers[0].pk] });
+  assert.equal(plain[2].count, 1, show(plain));
+  assert.equal(plain[2].hll, undefined, show(plain));
+  const two = await c.countEnd('h5', { '#e': [note.id], kinds: [7] }, { '#p': [author.pk], kinds: [3] });
+  assert.equal(two[2].count, 52, show(two));
+  assert.equal(two[2].hll, undefined, show(two));
 });
 
 test('NIP-13: events below min_pow_difficulty → OK false "pow: …"', async () => {
