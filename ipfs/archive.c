@@ -156,7 +156,7 @@ int archive_write(store *s, int64_t since, int64_t until, const archive_links *l
     size_t rlen;
     if (archive_encode_root(links, since, until, w.n, pages, npages, &root, &rlen) < 0) { snprintf(err, errlen, "out of memory"); goto out; }
     if (write_node(w.f, root, rlen, &res->root) < 0 || fflush(w.f) != 0 || fseek(w.f, 0, SEEK_SET) != 0 ||
-        car_write_header(w.f, &res->root) < 0 || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
+        car_write_header(w.f, &res->root) < 0 || fflush(w.f) != 0 || fsync_retry(fileno(w.f)) != 0) {
         snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }

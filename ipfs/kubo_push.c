@@ -307,7 +307,7 @@ static int write_pending(const char *data_dir, const pending_entry *v, long n) {
         cid_to_string(&v[i].root, rootstr);
         fprintf(f, "%s %u %" PRId64 " %s\n", rootstr, v[i].attempts, v[i].next_try, v[i].path);
     }
-    int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -1;
+    int rc = fflush(f) == 0 && fsync_retry(fileno(f)) == 0 ? 0 : -1;
     if (fclose(f) != 0) rc = -1;
     if (rc == 0 && rename(tmp, p) != 0) rc = -1;
     if (rc) unlink(tmp);

@@ -141,24 +141,23 @@ static bool changes_may_touch(const pending_set *p, const filter *f) {
     return false;
 }
 
+/* Does the set hold one of the `count` keys of `size` bytes at items, typed `type`? */
+static bool contains_any(const pending_set *p, char type, const void *items, uint32_t count, size_t size) {
+    for (uint32_t i = 0; i < count; i++)
+        if (set_contains(p, key_hash(type, (const uint8_t *)items + i * size, size, NULL, 0))) return true;
+    return false;
+}
+
 /* Could a pending event itself match the filter? (each dimension alone) */
 static bool events_may_match(const pending_set *p, const filter *f) {
     if (f->has_since && f->since > p->max_created) return false;
     if (f->has_until && f->until < p->min_created) return false;
-    bool any = !f->has_ids;
-    for (uint32_t i = 0; !any && i < f->id_count; i++) any = set_contains(p, key_hash('i', f->ids[i], 32, NULL, 0));
-    if (!any) return false;
-    any = !f->has_authors;
-    for (uint32_t i = 0; !any && i < f->author_count; i++)
-        any = set_contains(p, key_hash('p', f->authors[i], 32, NULL, 0));
-    if (!any) return false;
-    any = !f->has_kinds;
-    for (uint32_t i = 0; !any && i < f->kind_count; i++)
-        any = set_contains(p, key_hash('k', &f->kinds[i], sizeof f->kinds[i], NULL, 0));
-    if (!any) return false;
+    if (f->has_ids && !contains_any(p, 'i', f->ids, f->id_count, 32)) return false;
+    if (f->has_authors && !contains_any(p, 'p', f->authors, f->author_count, 32)) return false;
+    if (f->has_kinds && !contains_any(p, 'k', f->kinds, f->kind_count, sizeof *f->kinds)) return false;
     for (uint32_t t = 0; t < f->tag_count; t++) {
         const filter_tag *ft = &f->tags[t];
-        any = false;
+        bool any = false;
         for (uint32_t v = 0; !any && v < ft->value_count; v++)
             any = set_contains(p, key_hash('t', &ft->name, 1, ft->values[v].ptr, ft->values[v].len));
         if (!any) return false;

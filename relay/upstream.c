@@ -269,26 +269,32 @@ static void take_event(upstream_link *l, const char *text, size_t len, bool catc
         if (plugin_chain_decide(ctx->plugins, &ev, &src, msg, sizeof msg) != PLUGIN_ACCEPT) goto drop;
     }
     write_job *wj = calloc(1, sizeof *wj);
-    if (!wj) goto drop;
+    if (!wj) { /* out of memory: fetched again rather than lost */
+        refetch_from(l, ev.created_at);
+        goto drop;
+    }
     wj->conn = 0;
     wj->ev = ev; /* the job takes the event */
     wj->done = sync_write_done;
     wj->done_arg = l;
     l->submitted++;
-    /* outstanding from here until settled: the cursor is not saved meanwhile */
+    atomic_fetch_add(&l->outstanding, 1); /* from here until settled: the cursor is not saved meanwhile */
     if (ctx->policy) {
         /* the same external write policy as a client's event (strfry does the same
          * for its sync), told where it comes from */
         sync_job *sj = malloc(sizeof *sj);
-        if (!sj) { write_job_free(wj); return; }
+        if (!sj) { /* out of memory: fetched again rather than lost */
+            refetch_from(l, wj->ev.created_at); /* before the count down: see save_cursor */
+            write_job_free(wj);
+            atomic_fetch_sub(&l->outstanding, 1);
+            return;
+        }
         sj->wj = wj;
         sj->l = l;
         plugin_source src = {.source_type = "Sync", .source_info = l->url, .received_at = (int64_t)time(NULL)};
-        atomic_fetch_add(&l->outstanding, 1);
         policy_runner_submit(ctx->policy, &wj->ev, &src, sj, sync_policy_done);
         return;
     }
-    atomic_fetch_add(&l->outstanding, 1);
     writer_submit(ctx->writer, wj);
     return;
 drop:

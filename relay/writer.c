@@ -742,8 +742,9 @@ int writer_journal_open(const config *cfg, journal **out, char *err, size_t errl
 /* Applies the records the database does not hold yet, and commits them. */
 static int journal_start(writer *w, char *err, size_t errlen) {
     const config *cfg = w->ctx->cfg;
-    w->commit_interval_ns = (uint64_t)config_int(cfg, NULL, "commit_interval_ms", 1000) * 1000000u; /* checked by */
-    w->commit_idle_ns = (uint64_t)config_int(cfg, NULL, "commit_idle_ms", 20) * 1000000u;          /* writer_journal_open */
+    /* ranges checked by writer_journal_open */
+    w->commit_interval_ns = (uint64_t)config_int(cfg, NULL, "commit_interval_ms", 1000) * 1000000u;
+    w->commit_idle_ns = (uint64_t)config_int(cfg, NULL, "commit_idle_ms", 20) * 1000000u;
     w->max_group_bytes = journal_size(w->jr) / 2;
     uint64_t applied = 0;
     int rc = store_get_journal_lsn(w->ctx->st, NULL, &applied);

@@ -225,14 +225,18 @@ run_median() {
         fi
     done
     PEER_LAST=
-    if [[ -n $PEER_PID ]]; then
-        i=$(printf '%s\n' "${peer_runs[@]}" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
-        eval "PEER_LAST=\$PEER_RUN_$i"
-        ((REPEAT == 1)) || PEER_LAST="$PEER_LAST median_of=$REPEAT"
-    fi
-    i=$(printf '%s\n' "${runs[@]}" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
-    eval "LAST=\$RUN_$i"
-    ((REPEAT == 1)) || LAST="$LAST median_of=$REPEAT"
+    [[ -z $PEER_PID ]] || PEER_LAST=$(median_run PEER_RUN_ "${peer_runs[@]}")
+    LAST=$(median_run RUN_ "${runs[@]}")
+}
+# median_run PREFIX "VALUE INDEX"...: the RESULT line stored in PREFIX<index> of the
+# median VALUE (tagged median_of when there were several runs)
+median_run() {
+    local prefix=$1 i line
+    shift
+    i=$(printf '%s\n' "$@" | sort -n | awk -v n="$REPEAT" 'NR == int((n + 1) / 2) { print $2 }')
+    eval "line=\$$prefix$i"
+    ((REPEAT == 1)) || line="$line median_of=$REPEAT"
+    echo "$line"
 }
 # swap_peer: the measuring functions (url, relay_cpu) look at the peer, or back
 swap_peer() {

@@ -263,7 +263,7 @@ static int ks_save_locked(keystore *ks, char *err, size_t errlen) {
     snprintf(tmp, tlen, "%s.tmp.%ld", ks->path, (long)getpid());
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) { ks_fail(err, errlen, "%s: %s", tmp, strerror(errno)); goto out; }
-    if (ks_write_all(fd, blob, blob_len) < 0 || fsync(fd) < 0) { ks_fail(err, errlen, "%s: %s", tmp, strerror(errno)); goto out; }
+    if (ks_write_all(fd, blob, blob_len) < 0 || fsync_retry(fd) < 0) { ks_fail(err, errlen, "%s: %s", tmp, strerror(errno)); goto out; }
     close(fd);
     fd = -1;
     if (rename(tmp, ks->path) < 0) { ks_fail(err, errlen, "rename to %s: %s", ks->path, strerror(errno)); goto out; }
